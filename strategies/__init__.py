@@ -1,0 +1,1 @@
+"""Strategy plugins shipped with Tradewire; referenced from config as ``strategies.<module>:<Class>``."""
