@@ -38,7 +38,11 @@ class Engine:
     def reset(self) -> None:
         self.rng = random.Random(self.config.seed)
         self.id_rng = random.Random(self.config.seed + 1)
+        previous = getattr(self, "data", None)
         self.data = MarketData(self.config, self.rng)
+        if previous is not None:  # keep book update ids increasing, or depth-stream clients see a gap
+            for symbol, market in self.data.markets.items():
+                market.update_id = previous.markets[symbol].update_id + 1
         self.data.seed_history(self.clock())
         self.account = Account(self.config.balances)
         for market in self.data.markets.values():
