@@ -25,7 +25,7 @@ order or client ids, never symbols from untrusted input (positions only exist fo
 | `tradewire_webhook_deliveries_total` | counter | outcome | delivered, failed (will retry), dead_lettered |
 | `tradewire_api_requests_total` | counter | method, route, status | API requests; route is the template, e.g. `/v1/orders/{id}` |
 | `tradewire_api_request_duration_seconds` | histogram | route | API request latency |
-| `tradewire_job_runs_total` | counter | job, outcome | scheduled job runs: success, error, cancelled, skipped, missed |
+| `tradewire_job_runs_total` | counter | job, outcome | scheduled job runs: success, error, cancelled (at shutdown), skipped (previous run still going) |
 | `tradewire_job_duration_seconds` | histogram | job | scheduled job duration |
 | `tradewire_event_loop_lag_seconds` | gauge | | last measured event-loop lag (from the watchdog task) |
 | `process_*` | | | the standard process collector (RSS, CPU, open fds) |

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
@@ -32,7 +32,7 @@ class Jobs:
         self._metrics = metrics
         self._log = logger
         self._scheduler = AsyncIOScheduler(timezone="UTC")
-        self._scheduler.add_listener(self._on_not_run, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        self._scheduler.add_listener(self._on_skipped, EVENT_JOB_MAX_INSTANCES)
         self._running: set[asyncio.Task[Any]] = set()
 
     def add_interval(self, name: str, coro_fn: JobFn, seconds: float, jitter: float | None = None) -> None:
@@ -53,7 +53,7 @@ class Jobs:
             id=name,
             name=name,
             max_instances=1,
-            # After a stall (suspend, long GC, blocked loop) run once, not once per missed slot.
+            # After a stall (suspend, blocked loop) run once, however late, not once per missed slot.
             coalesce=True,
             misfire_grace_time=None,
         )
@@ -83,10 +83,9 @@ class Jobs:
             if outcome != "error":
                 self._log.debug("job.finished", job=name, outcome=outcome, duration=round(elapsed, 6))
 
-    def _on_not_run(self, event: JobEvent) -> None:
-        outcome = "skipped" if event.code == EVENT_JOB_MAX_INSTANCES else "missed"
-        self._metrics.job_runs.labels(job=event.job_id, outcome=outcome).inc()
-        self._log.warning("job.not_run", job=event.job_id, outcome=outcome)
+    def _on_skipped(self, event: JobEvent) -> None:
+        self._metrics.job_runs.labels(job=event.job_id, outcome="skipped").inc()
+        self._log.warning("job.skipped", job=event.job_id, reason="previous run still going")
 
     def start(self) -> None:
         """Start running jobs; call from inside the running event loop."""
