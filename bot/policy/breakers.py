@@ -176,9 +176,7 @@ class BreakerBoard:
         return breaker
 
     def by_name(self, name: str) -> Breaker | None:
-        kind, _, short = name.partition(":")
-        return self._breakers.get(name) or (self.get(kind, short) if kind in ("venue", "source", "strategy")
-                                            else None)
+        return self._breakers.get(name)
 
     def all(self) -> list[Breaker]:
         return sorted(self._breakers.values(), key=lambda b: b.name)
@@ -204,6 +202,6 @@ class BreakerBoard:
 
     def load(self, items: list[dict[str, Any]]) -> None:
         for item in items:
-            breaker = self.by_name(item["name"])
+            breaker = self.get(item["kind"], item["name"].partition(":")[2])
             if breaker is not None:      # a breaker the current policy no longer has is dropped
                 breaker.load(item)
