@@ -70,7 +70,10 @@ class Streams:
         self.config = engine.config
         self.user_conns: set[UserConn] = set()
         self.public_conns: set[PublicConn] = set()
-        self._published: dict[str, tuple[int, dict, dict]] = {}   # symbol id -> (u, bids, asks)
+        # symbol id -> (u, bids, asks) as last published; seeded with the current book, so the first diff
+        # also removes levels a client may hold from a REST snapshot taken before it
+        self._published: dict[str, tuple[int, dict, dict]] = {
+            m.id: (m.update_id, _levels(m.bids), _levels(m.asks)) for m in engine.data.markets.values()}
         engine.listeners.append(self.on_event)
 
     # ----- engine events --------------------------------------------------------------------------
@@ -113,8 +116,7 @@ class Streams:
 
     def _book(self, market: Market) -> None:
         now, lid = self.engine.clock(), market.id.lower()
-        bids = {fmt(lv.price): fmt(lv.qty) for lv in market.bids}
-        asks = {fmt(lv.price): fmt(lv.qty) for lv in market.asks}
+        bids, asks = _levels(market.bids), _levels(market.asks)
         last_u, old_bids, old_asks = self._published.get(market.id, (market.update_id - 1, {}, {}))
         self._published[market.id] = (market.update_id, bids, asks)
         if market.update_id <= last_u:
@@ -283,6 +285,10 @@ def _plain(value: Any) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
+
+
+def _levels(levels) -> dict[str, str]:
+    return {fmt(lv.price): fmt(lv.qty) for lv in levels}
 
 
 def _diff(old: dict[str, str], new: dict[str, str]) -> list[list[str]]:
