@@ -131,6 +131,8 @@ class ExecutionSettings(_Strict):
     unknown_grace: float = Field(default=1.0, ge=0, description="seconds before looking up an unknown submit")
     lost_after: int = Field(default=3, ge=1, description="definite not-found lookups before an order is lost")
     orders_per_10s: int = Field(default=90, gt=0, description="order-count budget below the venue's limit")
+    protection: Literal["auto", "oco", "separate"] = Field(
+        default="auto", description="auto = best the venue offers; separate = emulated one-cancels-other legs")
 
 
 class StoreSettings(_Strict):

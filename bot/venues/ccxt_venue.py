@@ -206,7 +206,9 @@ class CcxtVenue:
         return [self._trade(raw) for raw in await self._call("watch_my_trades")]
 
     async def watch_quote(self, symbol: str) -> tuple[Decimal | None, Decimal | None, Decimal | None, float]:
-        return self._quote(await self._call("watch_ticker", symbol))
+        """Best bid/ask from the venue's book-ticker stream (no last price: that stays as last known)."""
+        tickers = await self._call("watch_bids_asks", [symbol])
+        return self._quote(tickers[symbol])
 
     # -- parsing ------------------------------------------------------------------------------------
 

@@ -1,0 +1,194 @@
+"""``Execution``: the one path by which an accepted intent becomes a venue order, for signals and the API.
+
+It owns the order ledger, the submitter, the tracker, protection and positions, and offers the queries the
+policy and the API need (balances, positions, open orders). ``place`` persists before it sends; callers
+choose whether to await the acknowledgement (the API's 201) or not (the signal path).
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+from bot.events import EventBus
+from bot.execution.client_ids import client_id as derive_client_id
+from bot.execution.orders import OrderLedger
+from bot.execution.positions import PositionBook
+from bot.execution.protection import Protection, ProtectionRules
+from bot.execution.submit import SubmitPolicy, Submitter
+from bot.execution.tracker import Tracker
+from bot.model import Leg, Order, OrderIntent, OrderType, Origin, Side
+from bot.store import Store
+from bot.venues.errors import VenueError
+
+log = logging.getLogger("tradewire.execution")
+
+
+class Execution:
+    def __init__(self, store: Store, venues: dict, bus: EventBus, *, symbols: dict[str, list[str]],
+                 submit_policy: SubmitPolicy | None = None, lost_after: int = 3,
+                 rules_for: Callable[[str], ProtectionRules] = lambda symbol: ProtectionRules(),
+                 protection_mode: str = "auto",
+                 on_venue_result: Callable[[str, bool], None] = lambda account, ok: None,
+                 on_reconnect: Callable[[str], None] = lambda account: None):
+        self.store = store
+        self.venues = venues
+        self.bus = bus
+        self.positions = PositionBook(store)
+        self.ledger = OrderLedger(store, self.positions, bus)
+        self.submitter = Submitter(self.ledger, venues, submit_policy, on_venue_result)
+        self.tracker = Tracker(self.ledger, self.submitter, venues, symbols, bus, lost_after=lost_after,
+                               on_reconnect=on_reconnect)
+        self.protection = Protection(self.ledger, self.submitter, venues, bus, rules_for=rules_for,
+                                     mode=protection_mode)
+        self.balances: dict[str, dict[str, Decimal]] = {}
+        # Realized PnL since the last daily reset, per account (the policy's daily loss limit reads it).
+        self.daily_realized: dict[str, Decimal] = {
+            account: Decimal(value) for account, value in store.get_json("daily_realized", {}).items()}
+        self.ledger.on_fill.append(self._count_realized)
+        self._sends: set[asyncio.Task[Order]] = set()
+        self.accepting = True
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start-up reconciliation, then the user streams. The daemon reports ready only after this."""
+        for account in self.venues:
+            await self.refresh_balances(account)
+            report = await self.tracker.reconcile(account)
+            if report.errors:
+                raise RuntimeError(f"{account}: start-up reconciliation failed: {report.errors[0]}")
+            # Entries filled while we were away still need their legs.
+            for order in self.store.list_orders(account=account, limit=1000):
+                if order.leg is Leg.ENTRY and order.filled > 0 and order.stop_loss is not None:
+                    await self.protection.protect(order.id)
+        self.tracker.start()
+
+    async def stop(self, *, cancel_open: bool = False) -> None:
+        """Stops taking orders, lets in-flight submits finish, optionally cancels resting orders."""
+        self.accepting = False
+        if self._sends:
+            await asyncio.gather(*list(self._sends), return_exceptions=True)
+        await self.protection.drain()
+        if cancel_open:
+            for order in list(self.ledger.live.values()):
+                await self.submitter.cancel(order)
+        await self.tracker.stop()
+
+    async def refresh_balances(self, account: str) -> None:
+        try:
+            self.balances[account] = await self.venues[account].fetch_balance()
+        except VenueError as exc:
+            log.warning("%s: balance refresh failed: %s", account, exc)
+
+    def _count_realized(self, order: Order, fill: Any, realized: Decimal) -> None:
+        if realized:
+            self.daily_realized[order.account] = self.daily_realized.get(order.account, Decimal(0)) + realized
+            self.store.put_json("daily_realized", {k: str(v) for k, v in self.daily_realized.items()})
+
+    def reset_daily(self) -> None:
+        self.daily_realized = {}
+        self.store.put_json("daily_realized", {})
+
+    # -- the policy's view (bot.policy.AccountView) -------------------------------------------------
+
+    def realized_pnl_today(self, account: str) -> Decimal:
+        return self.daily_realized.get(account, Decimal(0))
+
+    def free_balance(self, account: str, asset: str) -> Decimal | None:
+        balances = self.balances.get(account)
+        if balances is None:
+            return None
+        return balances.get(asset, Decimal(0))
+
+    def position_qty(self, account: str, symbol: str) -> Decimal:
+        return self.positions.quantity(account, symbol)
+
+    def open_orders(self, account: str, symbol: str) -> int:
+        return sum(1 for o in self.ledger.live.values()
+                   if o.account == account and o.symbol == symbol and o.leg is Leg.ENTRY)
+
+    # -- placing ------------------------------------------------------------------------------------
+
+    def client_id_for(self, intent: OrderIntent, origin: Origin) -> str:
+        leg = "e" + (intent.tag or "") if intent.leg is Leg.ENTRY else intent.leg.value + (intent.tag or "")
+        return derive_client_id(intent.account, origin.source, origin.ref, leg)
+
+    def round_quantity(self, intent: OrderIntent) -> OrderIntent:
+        """The venue's lot step, rounding down; a quantity that rounds to zero stays zero (and is refused)."""
+        if intent.quantity is None:
+            return intent
+        venue = self.venues[intent.account]
+        try:
+            quantity = venue.amount_to_precision(intent.symbol, intent.quantity)
+        except Exception:  # ccxt refuses amounts below its precision: that is a zero quantity
+            quantity = Decimal(0)
+        return intent.with_(quantity=quantity)
+
+    def order_for(self, intent: OrderIntent, origin: Origin, cid: str, signal_key: str | None) -> Order:
+        return Order(
+            id=cid, account=intent.account, symbol=intent.symbol, side=intent.side, order_type=intent.order_type,
+            quantity=intent.quantity or Decimal(0), client_id=cid, price=intent.price, stop_price=intent.stop_price,
+            time_in_force=intent.time_in_force, leg=intent.leg, origin_kind=origin.kind, origin_source=origin.source,
+            origin_ref=origin.ref, origin_ip=origin.ip, correlation_id=origin.correlation_id, signal_key=signal_key,
+            stop_loss=intent.stop_loss, reduce_only=intent.reduce_only,
+            take_profit=json.dumps([[str(p), str(f)] for p, f in intent.take_profit]) if intent.take_profit else "")
+
+    def place(self, order: Order, detail: dict[str, Any] | None = None) -> asyncio.Task[Order]:
+        """Persists the order (committed) and starts sending it; the task ends at ack/reject/resolution."""
+        if not self.accepting:
+            raise RuntimeError("execution is shutting down")
+        self.ledger.create(order, detail)
+        task = asyncio.get_running_loop().create_task(self._send(order))
+        self._sends.add(task)
+        task.add_done_callback(self._sends.discard)
+        return task
+
+    async def _send(self, order: Order) -> Order:
+        if order.leg is Leg.EXIT:
+            await self.cancel_legs(order.account, order.symbol)
+        return await self.submitter.send(order)
+
+    async def cancel_legs(self, account: str, symbol: str) -> int:
+        """A closing signal exits the position: its protective legs go first (they lock the balance)."""
+        legs = [o for o in list(self.ledger.live.values()) if o.account == account and o.symbol == symbol
+                and o.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT)]
+        for leg in legs:
+            await self.submitter.cancel(leg)
+        return len(legs)
+
+    async def cancel(self, order: Order) -> bool:
+        return await self.submitter.cancel(order)
+
+    async def flatten_all(self) -> list[Order]:
+        """Kill switch: cancel every live order, then close every position with a market order."""
+        for order in list(self.ledger.live.values()):
+            await self.submitter.cancel(order)
+        closing: list[Order] = []
+        stamp = str(int(time.time() * 1000))
+        for position in self.positions.all():
+            if position.quantity == 0:
+                continue
+            venue = self.venues.get(position.account)
+            if venue is None:
+                continue
+            quantity = venue.amount_to_precision(position.symbol, abs(position.quantity))
+            if quantity <= 0:
+                continue
+            side = Side.SELL if position.quantity > 0 else Side.BUY
+            cid = derive_client_id(position.account, "halt", f"{position.symbol}-{stamp}", "f")
+            order = Order(id=cid, account=position.account, symbol=position.symbol, side=side,
+                          order_type=OrderType.MARKET, quantity=quantity, client_id=cid, leg=Leg.FLATTEN,
+                          origin_kind="api", origin_source="halt", origin_ref=stamp, reduce_only=True)
+            closing.append(await self.place(order, {"reason": "halt --flatten"}))
+        return closing
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for order in self.ledger.live.values():
+            counts[order.status.value] = counts.get(order.status.value, 0) + 1
+        return counts
