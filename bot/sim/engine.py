@@ -49,6 +49,10 @@ class Engine:
             self.account.ensure(market.base)
             self.account.ensure(market.quote)
         self.orders: dict[int, Order] = {}
+        # indexes so placement and matching cost does not grow with the order history
+        self.open: dict[int, Order] = {}
+        self.open_client_ids: dict[str, int] = {}
+        self.latest_by_client_id: dict[str, int] = {}
         self.trades: list[Trade] = []
         self.lists: dict[int, OrderList] = {}
         self._touched: set[str] = set()
@@ -70,7 +74,19 @@ class Engine:
         return "".join(self.id_rng.choice(string.ascii_letters + string.digits) for _ in range(22))
 
     def open_orders(self, market: Market | None = None) -> list[Order]:
-        return [o for o in self.orders.values() if o.is_open and (market is None or o.market is market)]
+        """Open orders in orderId (time) order."""
+        return [o for o in self.open.values() if market is None or o.market is market]
+
+    def _book_order(self, order: Order) -> None:
+        self.orders[order.order_id] = order
+        self.open[order.order_id] = order
+        self.open_client_ids[order.client_id] = order.order_id
+        self.latest_by_client_id[order.client_id] = order.order_id
+
+    def _closed(self, order: Order) -> None:
+        self.open.pop(order.order_id, None)
+        if self.open_client_ids.get(order.client_id) == order.order_id:
+            del self.open_client_ids[order.client_id]
 
     def find(self, market: Market, params: dict) -> Order | None:
         """Lookup by orderId and/or origClientOrderId; a client id finds the latest order that used it."""
@@ -86,8 +102,8 @@ class Engine:
             if order is None or order.market is not market or (client_id and order.client_id != client_id):
                 return None
             return order
-        matches = [o for o in self.orders.values() if o.market is market and o.client_id == client_id]
-        return max(matches, key=lambda o: o.order_id) if matches else None
+        order = self.orders.get(self.latest_by_client_id.get(client_id, 0))
+        return order if order is not None and order.market is market else None
 
     def _touch(self, *assets: str) -> None:
         self._touched.update(assets)
@@ -119,7 +135,7 @@ class Engine:
             flt.check_qty(spec.qty)
             reference = spec.price or spec.stop_price or market.mid
             flt.check_notional(spec.qty * reference)
-        if spec.client_id and any(o.client_id == spec.client_id for o in self.open_orders()):
+        if spec.client_id and spec.client_id in self.open_client_ids:
             raise rejected(DUPLICATE)
 
     def _lock_amount(self, market: Market, spec: OrderSpec) -> tuple[str, Decimal]:
@@ -174,7 +190,7 @@ class Engine:
         self._touch(asset)
         order = self._new_order(market, spec, self.clock())
         order.lock_asset, order.lock_left = asset, amount
-        self.orders[order.order_id] = order
+        self._book_order(order)
         self._report(order, "NEW")
         fills: list[Trade] = []
         if order.type in ("MARKET", "LIMIT"):
@@ -272,6 +288,7 @@ class Engine:
                                     "buyer_maker": (order.side == "BUY") == maker})
         if not order.is_open:
             self._release(order)
+            self._closed(order)
         self._report(order, "TRADE", trade)
         return trade
 
@@ -284,6 +301,7 @@ class Engine:
     def _expire(self, order: Order, reason: str) -> None:
         order.status, order.expiry_reason, order.update_time = "EXPIRED", reason, self.clock()
         self._release(order)
+        self._closed(order)
         self._report(order, "EXPIRED")
 
     # ----- price moves: triggers and resting fills -------------------------------------------------
@@ -308,7 +326,7 @@ class Engine:
         self.flush()
 
     def _after_match(self, market: Market) -> None:
-        for order in sorted(self.open_orders(market), key=lambda o: o.order_id):
+        for order in self.open_orders(market):
             if not order.is_open:
                 continue  # an OCO sibling may have ended it during this loop
             if order.is_stop and order.working_time == -1:
@@ -359,11 +377,12 @@ class Engine:
     def _cancel(self, order: Order, cancel_id: str) -> None:
         order.status, order.update_time = "CANCELED", self.clock()
         self._release(order)
+        self._closed(order)
         self._report(order, "CANCELED", cancel_id=cancel_id)
 
     def cancel_all(self, params: dict) -> list[dict]:
         market = self.market(params.get("symbol"))
-        open_orders = sorted(self.open_orders(market), key=lambda o: o.order_id)
+        open_orders = self.open_orders(market)
         if not open_orders:
             raise BinanceError(-2011, UNKNOWN_ORDER)
         cancel_id = self.new_client_id()
@@ -412,7 +431,7 @@ class Engine:
         for spec in (below, above):
             order = self._new_order(market, spec, now, order_list.list_id)
             order_list.orders.append(order)
-            self.orders[order.order_id] = order
+            self._book_order(order)
         holder = order_list.orders[0] if locks[0][1] >= locks[1][1] else order_list.orders[1]
         holder.lock_asset, holder.lock_left = asset, amount
         for order in order_list.orders:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 
 from aiohttp import web
@@ -14,6 +15,8 @@ from .faults import Faults
 from .limits import Limits
 from .rest import RestApi
 from .streams import Streams
+
+log = logging.getLogger(__name__)
 
 
 class SimServer:
@@ -61,7 +64,10 @@ class SimServer:
         while True:
             await asyncio.sleep(self.config.tick_interval)
             for market in list(self.engine.data.markets.values()):
-                self.engine.step(market)
+                try:
+                    self.engine.step(market)
+                except Exception:   # a bug in one step must not freeze the market for the whole run
+                    log.exception("sim price step failed for %s", market.symbol)
 
     def reset(self) -> None:
         self.engine.reset()
