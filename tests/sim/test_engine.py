@@ -30,6 +30,23 @@ def random_params(rng: random.Random, engine: Engine) -> dict:
     return params
 
 
+def random_oco(rng: random.Random, engine: Engine) -> dict:
+    market = rng.choice(list(engine.data.markets.values()))
+    tick = market.filters.tick_size
+    up = (market.mid * (1 + Decimal(rng.randint(5, 200)) / 10000)).quantize(tick)
+    down = (market.mid * (1 - Decimal(rng.randint(5, 200)) / 10000)).quantize(tick)
+    qty = (Decimal(rng.randint(1, 300)) * market.filters.step_size * 100).quantize(market.filters.step_size)
+    params = {"symbol": market.id, "quantity": str(qty)}
+    if rng.random() < 0.5:
+        params |= {"side": "SELL", "aboveType": "LIMIT_MAKER", "abovePrice": str(up),
+                   "belowType": "STOP_LOSS_LIMIT", "belowStopPrice": str(down), "belowPrice": str(down - tick),
+                   "belowTimeInForce": "GTC"}
+    else:
+        params |= {"side": "BUY", "aboveType": "STOP_LOSS", "aboveStopPrice": str(up),
+                   "belowType": "LIMIT_MAKER", "belowPrice": str(down)}
+    return params
+
+
 def test_locks_and_conservation_under_random_flow():
     clock = iter(range(10**12, 10**13)).__next__
     engine = Engine(SimConfig(price_model="walk", walk_bps=Decimal(40)), clock)
@@ -39,7 +56,10 @@ def test_locks_and_conservation_under_random_flow():
     for step in range(600):
         roll = rng.random()
         try:
-            if roll < 0.55:
+            if roll < 0.08:
+                engine.place_oco(random_oco(rng, engine))
+                accepted += 1
+            elif roll < 0.55:
                 engine.place(random_params(rng, engine))
                 accepted += 1
             elif roll < 0.65 and engine.open:
@@ -67,3 +87,4 @@ def test_locks_and_conservation_under_random_flow():
     for asset, amount in expected.items():
         assert engine.account.free[asset] + engine.account.locked[asset] == amount, asset
     assert accepted > 100 and rejected > 10 and len(engine.trades) > 50
+    assert any(not lst.is_open for lst in engine.lists.values())
