@@ -33,6 +33,7 @@ PROTECTIVE_LEGS = frozenset({Leg.STOP_LOSS, Leg.TAKE_PROFIT, Leg.FLATTEN})
 # Types whose limit price can be judged against the touch; stop orders trigger away from it by design.
 _PRICED_AT_TOUCH = frozenset({OrderType.LIMIT, OrderType.LIMIT_MAKER})
 _BPS = Decimal(10_000)
+_SHOWN = Decimal("1e-8")
 ZERO = Decimal(0)
 
 
@@ -142,22 +143,26 @@ def _judge(intent: OrderIntent, snap: Snapshot, loaded: LoadedPolicy, every_rule
         _price_entry(case)
     verdicts: list[Verdict] = []
     failed: Verdict | None = None
+    outcome: tuple[OrderIntent, tuple[str, ...]] | None = None    # the intent and notes as of the first failure
     for check in checks:
         for verdict in check(case):
             verdicts.append(verdict)
             if verdict.outcome == "fail" and failed is None:
                 failed = verdict
-        if failed and not every_rule:
-            break
+        if failed and outcome is None:
+            outcome = (_final_intent(case, kind), tuple(case.notes))
+            if not every_rule:
+                break
+    intent_out, notes = outcome or (_final_intent(case, kind), tuple(case.notes))
     if kind == "protective":
         verdicts.append(Verdict("protective leg", "pass", note="protective legs only shrink a position and "
                                                                  "are never blocked"))
     observe = loaded.policy.mode == "observe"
     decision = Decision(
-        accepted=failed is None, intent=_final_intent(case, kind), code=failed and failed.code,
+        accepted=failed is None, intent=intent_out, code=failed and failed.code,
         rule=failed and failed.rule, limit=failed and failed.limit, observed=failed and failed.observed,
         policy_hash=loaded.hash, enforced=not observe,
-        notes=tuple(case.notes) + (("observe mode: reject not applied",) if observe and failed else ()))
+        notes=notes + (("observe mode: reject not applied",) if observe and failed else ()))
     return Explanation(decision, tuple(verdicts))
 
 
@@ -473,7 +478,9 @@ def _text(value: object) -> str | None:
     if value is None:
         return None
     if isinstance(value, Decimal):
-        return format(value.normalize(), "f") if value == value.to_integral() else format(value, "f")
+        if value.as_tuple().exponent < -8:     # derived sizes carry 28 digits; 8 decimals tell the story
+            value = value.quantize(_SHOWN)
+        return format(value.normalize(), "f")
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
