@@ -66,7 +66,7 @@ class Execution:
             for order in self.store.list_orders(account=account, limit=1000):
                 if order.leg is Leg.ENTRY and order.filled > 0 and order.stop_loss is not None:
                     await self.protection.protect(order.id)
-        self.tracker.start()
+        await self.tracker.start()
 
     async def stop(self, *, cancel_open: bool = False) -> None:
         """Stops taking orders, lets in-flight submits finish, optionally cancels resting orders."""

@@ -118,7 +118,10 @@ class Submitter:
                     await self._sleep(self.policy.backoff, min(attempt, 4))
                 continue
             if report is not None and report.client_id in (None, order.client_id):
-                self.ledger.apply_venue(order, report, "resolved")
+                if not self.ledger.apply_venue(order, report, "resolved"):
+                    # The user stream got there first; still record how the unknown outcome ended.
+                    self.ledger.store.add_event(order.id, "resolved", {"venue_status": report.status.value},
+                                                order.status)
                 return True
             not_found += 1
             self.ledger.store.add_event(order.id, "not_found", {"lookups": not_found})

@@ -49,10 +49,13 @@ class Tracker:
         self._reconcile_lock = {account: asyncio.Lock() for account in venues}
         self._last_trade_ms: dict[str, int] = {}
 
-    def start(self) -> None:
-        for account in self.venues:
+    async def start(self, timeout: float = 10.0) -> None:
+        """Starts the user streams and returns once each venue confirmed the subscription."""
+        for account, venue in self.venues.items():
             self._tasks.append(asyncio.create_task(self._stream(account, "orders")))
             self._tasks.append(asyncio.create_task(self._stream(account, "trades")))
+            await asyncio.wait_for(venue.open_user_stream(), timeout)
+            self.streams_up[account] = True
 
     async def stop(self) -> None:
         for task in self._tasks:

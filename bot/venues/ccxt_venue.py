@@ -199,6 +199,15 @@ class CcxtVenue:
 
     # -- streams ------------------------------------------------------------------------------------
 
+    async def open_user_stream(self) -> None:
+        """Returns once the venue confirmed the user-data subscription, so no later fill can be missed.
+
+        Binance subscribes on the ws-api; exchanges without an explicit step subscribe in the first watch.
+        """
+        subscribe = getattr(self.exchange, "ensure_user_data_stream_ws_subscribe_signature", None)
+        if subscribe is not None:
+            await self._call("ensure_user_data_stream_ws_subscribe_signature", "spot")
+
     async def watch_orders(self) -> list[VenueOrder]:
         return [self._order(raw) for raw in await self._call("watch_orders")]
 
