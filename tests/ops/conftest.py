@@ -6,7 +6,7 @@ from typing import Any, Callable
 
 import pytest
 
-from .harness import DaemonProcess, base_config, free_port
+from .harness import DaemonProcess, SimProcess, base_config, free_port
 
 
 @pytest.fixture
@@ -39,3 +39,18 @@ def demo_daemon(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProc
     finally:
         if proc.stop(timeout=20) is None:
             proc.kill()
+
+
+@pytest.fixture
+def sim(tmp_path: Path) -> Iterator[Callable[..., SimProcess]]:
+    """Factory: sim(**SimConfig fields) starts a simulated exchange process, stopped on teardown."""
+    started: list[SimProcess] = []
+
+    def start(**config: Any) -> SimProcess:
+        proc = SimProcess(tmp_path, **config)
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop()

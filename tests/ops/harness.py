@@ -234,3 +234,54 @@ def run_client(*args: str, env: dict[str, str] | None = None, timeout: float = 3
     """`tradewire <args>` as a subprocess (the way an operator runs it)."""
     return subprocess.run([PYTHON, "-m", "bot", *args], cwd=REPO, env=env if env is not None else clean_env(),
                           capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+_SIM_SCRIPT = """
+import asyncio, json, sys
+from bot.sim import SimConfig, SimServer
+async def main():
+    config = SimConfig(**json.loads(sys.argv[1]))
+    async with SimServer(config) as sim:
+        print("sim ready", sim.url, flush=True)
+        await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+class SimProcess:
+    """A simulated exchange in its own process (so its state outlives daemon restarts); `stop()` it."""
+
+    def __init__(self, workdir: Path, **config: Any):
+        self.port = config.setdefault("port", free_port())
+        config.setdefault("host", "127.0.0.1")
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / f"sim-{self.port}.log"
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen([PYTHON, "-c", _SIM_SCRIPT, json.dumps(config)], cwd=REPO,
+                                         env=clean_env(), stdout=log, stderr=subprocess.STDOUT,
+                                         stdin=subprocess.DEVNULL)
+        wait_for(self._up, 20, what=f"simulator at {self.url}")
+
+    def _up(self) -> bool:
+        if self.proc.poll() is not None:
+            raise AssertionError(f"simulator exited: {self.log_path.read_text()[-2000:]}")
+        try:
+            return http("GET", self.url + "/_sim/state", timeout=1)[0] == 200
+        except (OSError, urllib.error.URLError):
+            return False
+
+    def state(self) -> dict[str, Any]:
+        return http("GET", self.url + "/_sim/state")[1]
+
+    def set_price(self, symbol: str, price: str) -> None:
+        status, body, _ = http("POST", self.url + "/_sim/price", {"symbol": symbol, "price": price})
+        assert status == 200, body
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
