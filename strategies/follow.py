@@ -4,7 +4,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from bot.model import OrderIntent, OrderType, Side, Signal
+from bot.model import Leg, OrderIntent, OrderType, Side, Signal
 from bot.strategy.api import StrategyContext
 
 
@@ -24,7 +24,7 @@ class Follow:
                 return []
             side = Side.SELL if position.quantity > 0 else Side.BUY
             return [OrderIntent(account=ctx.account, symbol=signal.symbol, side=side,
-                                quantity=abs(position.quantity), reduce_only=True)]
+                                quantity=abs(position.quantity), reduce_only=True, leg=Leg.EXIT)]
         side = signal.order_side
         assert side is not None  # validated: open signals carry a side
         limit = signal.entry.type == "limit"

@@ -130,9 +130,15 @@ class Execution:
         return intent.with_(quantity=quantity)
 
     def order_for(self, intent: OrderIntent, origin: Origin, cid: str, signal_key: str | None) -> Order:
+        """The order exactly as it will be sent: quantity and prices on the venue's lot and tick grid
+        (the policy may have sized or priced the intent), so the store holds what the venue sees."""
+        venue = self.venues[intent.account]
+        intent = self.round_quantity(intent)
+        price = venue.price_to_precision(intent.symbol, intent.price) if intent.price is not None else None
+        stop = venue.price_to_precision(intent.symbol, intent.stop_price) if intent.stop_price is not None else None
         return Order(
             id=cid, account=intent.account, symbol=intent.symbol, side=intent.side, order_type=intent.order_type,
-            quantity=intent.quantity or Decimal(0), client_id=cid, price=intent.price, stop_price=intent.stop_price,
+            quantity=intent.quantity or Decimal(0), client_id=cid, price=price, stop_price=stop,
             time_in_force=intent.time_in_force, leg=intent.leg, origin_kind=origin.kind, origin_source=origin.source,
             origin_ref=origin.ref, origin_ip=origin.ip, correlation_id=origin.correlation_id, signal_key=signal_key,
             stop_loss=intent.stop_loss, reduce_only=intent.reduce_only,

@@ -60,7 +60,15 @@ class Protection:
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # A bug here would leave a position naked without a word: make it loud.
+            error = task.exception()
+            log.error("protection task failed: %r", error, exc_info=error)
+            self.bus.publish("error", {"code": "PROTECTION_ERROR", "message": repr(error)})
 
     def _on_fill(self, order: Order, fill: Fill, realized: Decimal) -> None:
         if order.leg is Leg.ENTRY and (order.stop_loss is not None or order.take_profit not in ("", "[]")):

@@ -95,6 +95,8 @@ class Submitter:
                     continue
                 self.on_venue_result(order.account, True)
                 self.ledger.apply_venue(order, report, "acknowledged")
+                for trade in report.trades:      # booked once: the stream's copy is dropped by trade id
+                    self.ledger.book_trade(order, trade)
                 return order
             self.ledger.transition(order, OrderStatus.REJECTED, "rejected", {"code": "SUBMIT_FAILED"},
                                    error=f"SUBMIT_FAILED: no acknowledgement after {self.policy.attempts} sends")

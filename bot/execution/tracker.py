@@ -55,6 +55,9 @@ class Tracker:
             self._tasks.append(asyncio.create_task(self._stream(account, "orders")))
             self._tasks.append(asyncio.create_task(self._stream(account, "trades")))
             await asyncio.wait_for(venue.open_user_stream(), timeout)
+            deadline = asyncio.get_running_loop().time() + 2.0
+            while not venue.user_stream_listening() and asyncio.get_running_loop().time() < deadline:
+                await asyncio.sleep(0.005)
             self.streams_up[account] = True
 
     async def stop(self) -> None:
@@ -69,26 +72,35 @@ class Tracker:
         venue = self.venues[account]
         watch = venue.watch_orders if kind == "orders" else venue.watch_my_trades
         handle = self.on_order_report if kind == "orders" else self.on_trade
-        was_down = False
         while True:
             try:
                 batch = await watch()
             except VenueError as exc:
-                self.streams_up[account] = False
-                if not was_down:
-                    log.warning("%s user stream (%s) dropped: %s", account, kind, exc)
-                was_down = True
-                await asyncio.sleep(0.2)
+                if kind == "orders":
+                    log.warning("%s user stream dropped: %s", account, exc)
+                    await self._resubscribe(account, venue)
+                else:
+                    await asyncio.sleep(0.2)   # the orders task reconnects the shared socket
                 continue
-            self.streams_up[account] = True
-            if was_down and kind == "orders":
-                was_down = False
-                self.on_reconnect(account)
-                # What happened while the socket was down is only visible over REST.
-                asyncio.create_task(self.reconcile(account))
-            was_down = False
             for item in batch:
                 handle(account, item)
+
+    async def _resubscribe(self, account: str, venue) -> None:
+        """Reconnects with backoff, then reconciles: what happened while the socket was down is only
+        visible over REST."""
+        self.streams_up[account] = False
+        delay = 0.1
+        while True:
+            try:
+                await venue.open_user_stream()
+                break
+            except VenueError as exc:
+                log.warning("%s user stream reconnect failed: %s", account, exc)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        self.streams_up[account] = True
+        self.on_reconnect(account)
+        await self.reconcile(account)
 
     def on_order_report(self, account: str, report: VenueOrder) -> None:
         order = self.ledger.find(account, client_id=report.client_id, venue_order_id=report.venue_order_id)

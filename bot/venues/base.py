@@ -20,6 +20,7 @@ class VenueOrder:
     order_type: str | None = None
     price: Decimal | None = None
     ts: float | None = None
+    trades: tuple["VenueTrade", ...] = ()     # fills reported with a placement reply
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ Every ccxt exception leaves this module as one of the outcomes in ``bot.venues.e
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -142,7 +143,8 @@ class CcxtVenue:
         # A market order never carries a price: ccxt would turn a priced market BUY into quoteOrderQty.
         raw = await self._call("create_order", symbol, ccxt_type, side.value.lower(), str(quantity),
                                None if ccxt_type == "market" else str(price), params, submit=True)
-        return self._order(raw)
+        order = self._order(raw)
+        return replace(order, trades=self._trades_of(raw, order))
 
     async def create_oco(self, *, list_client_id: str, tp_client_id: str, sl_client_id: str,
                          symbol: str, side: Side, quantity: Decimal, take_profit: Decimal,
@@ -172,6 +174,21 @@ class CcxtVenue:
                 return None
             raise
         return self._order(raw, client_id=client_id)
+
+    def _trades_of(self, raw: dict[str, Any], order: VenueOrder) -> tuple[VenueTrade, ...]:
+        """Trades carried in a placement reply (Binance FULL ``fills``); ccxt leaves their order and side empty."""
+        trades = []
+        for trade in raw.get("trades") or []:
+            if trade.get("id") is None or order.side is None:
+                continue
+            fee = trade.get("fee") or {}
+            trades.append(VenueTrade(trade_id=str(trade["id"]), venue_order_id=order.venue_order_id,
+                                     client_id=order.client_id, symbol=order.symbol, side=order.side,
+                                     quantity=_dec(trade.get("amount")) or Decimal(0),
+                                     price=_dec(trade.get("price")) or Decimal(0),
+                                     fee=_dec(fee.get("cost")) or Decimal(0), fee_currency=fee.get("currency"),
+                                     ts=order.ts or time.time()))
+        return tuple(trades)
 
     async def fetch_order(self, client_id: str, symbol: str) -> VenueOrder | None:
         """The venue's view of our order; None only on a definite 'not found' (never on a network error)."""
@@ -207,6 +224,11 @@ class CcxtVenue:
         subscribe = getattr(self.exchange, "ensure_user_data_stream_ws_subscribe_signature", None)
         if subscribe is not None:
             await self._call("ensure_user_data_stream_ws_subscribe_signature", "spot")
+
+    def user_stream_listening(self) -> bool:
+        """True once both watchers wait on the socket. ccxt delivers an event only to a watch call that is
+        already waiting, so an event that comes before that is seen only at the next reconciliation."""
+        return any({"orders", "myTrades"} <= set(client.futures) for client in self.exchange.clients.values())
 
     async def watch_orders(self) -> list[VenueOrder]:
         return [self._order(raw) for raw in await self._call("watch_orders")]

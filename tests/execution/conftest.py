@@ -92,11 +92,11 @@ class Harness:
                 raise AssertionError("condition not reached in time")
             await asyncio.sleep(0.05)
 
-    def venue_position(self, orders: list[dict], symbol_id: str = "BTCUSDT") -> Decimal:
+    def venue_position(self, orders: list[dict], symbol: str = SYMBOL) -> Decimal:
         """Net filled base quantity of every order at the venue: what our position must equal."""
         total = Decimal(0)
         for order in orders:
-            if order["symbol"] == symbol_id:
+            if order["symbol"] == symbol:
                 sign = 1 if order["side"] == "BUY" else -1
                 total += sign * Decimal(order["executedQty"])
         return total
