@@ -204,7 +204,7 @@ def _columns(rows: list[dict[str, Any]], preferred: list[str]) -> list[str]:
 
 ORDER_COLUMNS = ["id", "account", "symbol", "side", "order_type", "leg", "quantity", "limit_price", "stop_price",
                  "status", "filled_quantity", "average_price", "client_order_id", "created_at"]
-POSITION_COLUMNS = ["account", "symbol", "quantity", "average_entry", "average_price", "realized_pnl",
+POSITION_COLUMNS = ["account", "symbol", "quantity", "average_entry", "average_price", "mark_price", "realized_pnl",
                     "unrealized_pnl", "notional", "protected", "legs", "protection"]
 BREAKER_COLUMNS = ["name", "kind", "scope", "state", "reason", "failures", "consecutive_failures",
                    "consecutive_losses", "opened_at", "until", "cooldown_until"]
@@ -361,6 +361,8 @@ def collect_status(client: ApiClient) -> dict[str, Any]:
     status["readiness"] = ready.body
     status["positions"] = client.get("/v1/positions")
     status["breakers"] = client.get("/v1/breakers")
+    if isinstance(status["breakers"], dict) and isinstance(status["breakers"].get("trading_states"), dict):
+        status["trading"] = status["breakers"]["trading_states"]
     status["open_orders"] = client.get("/v1/orders?status=open")
     try:
         metrics_text = client.request("GET", "/metrics", auth=False).text
@@ -368,8 +370,9 @@ def collect_status(client: ApiClient) -> dict[str, Any]:
         metrics_text = ""
     samples = parse_metrics(metrics_text)
     names = {0: "ACTIVE", 1: "REDUCE_ONLY", 2: "HALTED"}
-    status["trading"] = {labels.get("account", ""): names.get(int(v), str(v))
-                         for labels, v in samples.get("tradewire_trading_state", [])}
+    if "trading" not in status:
+        status["trading"] = {labels.get("account", ""): names.get(int(v), str(v))
+                             for labels, v in samples.get("tradewire_trading_state", [])}
     sources: dict[str, dict[str, Any]] = {}
     for labels, value in samples.get("tradewire_signals_total", []):
         sources.setdefault(labels.get("source", ""), {})[labels.get("outcome", "")] = int(value)
@@ -486,6 +489,9 @@ def cmd_breakers(args: argparse.Namespace) -> int:
     console = _console()
     if isinstance(body, dict):
         extra = [(k, v) for k, v in body.items() if k != "breakers" and not isinstance(v, (list, dict))]
+        states = body.get("trading_states") or body.get("trading")
+        if isinstance(states, dict):
+            extra += [(f"trading {account}", state) for account, state in states.items()]
         if extra:
             console.print(_kv("Trading", extra))
     console.print(_table("Breakers", _rows(body, "breakers"), BREAKER_COLUMNS, "none"))
