@@ -32,6 +32,8 @@ from bot.api.webhooks import Outbox
 log = logging.getLogger("tradewire.api")
 
 API_KEY = web.AppKey("tradewire_api", object)
+CORRELATION_ID = web.RequestKey("correlation_id", str)
+RATE_LIMIT = web.RequestKey("ratelimit", object)
 _CORRELATION = re.compile(r"^[A-Za-z0-9._:/+=-]{1,128}$")
 _HTTP_CODES = {400: "INVALID_REQUEST", 401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND",
                405: "METHOD_NOT_ALLOWED", 413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE"}
@@ -163,7 +165,7 @@ class Api:
 
     def wrap(self, spec: RouteSpec):
         async def handle(request: web.Request) -> web.StreamResponse:
-            ctx = Ctx(request, request["correlation_id"], request.remote or "")
+            ctx = Ctx(request, request[CORRELATION_ID], request.remote or "")
             if spec.scope in SCOPES:
                 ctx.key = self._key_auth(request, spec)
             elif spec.scope == "basic":
@@ -244,7 +246,7 @@ class Api:
 
     def _limit(self, request: web.Request, bucket: str, limit: int, window: float) -> None:
         verdict = self.limiter.hit(bucket, limit, window)
-        request["ratelimit"] = verdict
+        request[RATE_LIMIT] = verdict
         if not verdict.allowed:
             raise ApiError(429, "RATE_LIMITED", f"rate limit of {limit} requests per {window:g} s exceeded",
                            {"limit": limit, "window_seconds": window, "retry_after": verdict.headers()["Retry-After"]})
@@ -266,7 +268,7 @@ def middleware(api: Api):
         started = time.perf_counter()
         given = request.headers.get("X-Correlation-ID", "")
         correlation = given if _CORRELATION.match(given) else uuid.uuid4().hex
-        request["correlation_id"] = correlation
+        request[CORRELATION_ID] = correlation
         try:
             response = await handler(request)
         except ApiError as exc:
@@ -285,7 +287,7 @@ def middleware(api: Api):
                                       "correlation_id": correlation}, 500)
         if not response.prepared:
             response.headers["X-Correlation-ID"] = correlation
-            verdict = request.get("ratelimit")
+            verdict = request.get(RATE_LIMIT)
             if verdict is not None:
                 response.headers.update(verdict.headers())
         if metrics is not None:
