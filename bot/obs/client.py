@@ -194,35 +194,64 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _columns(rows: list[dict[str, Any]], preferred: list[str]) -> list[str]:
-    present = {k for r in rows for k in r}
-    cols = [c for c in preferred if c in present]
-    if not cols:  # an answer we don't know the shape of: its scalar fields
-        cols = [k for k in (rows[0] if rows else {}) if not isinstance(rows[0][k], (dict, list))][:10]
-    return cols
+# (field, header) per table, in display order; columns that are empty in every row are left out.
+ORDER_COLUMNS = [("id", "id"), ("account", "account"), ("symbol", "symbol"), ("side", "side"),
+                 ("order_type", "type"), ("leg", "leg"), ("quantity", "qty"), ("limit_price", "price"),
+                 ("stop_price", "stop"), ("status", "status"), ("filled_quantity", "filled"),
+                 ("average_price", "avg price"), ("client_order_id", "client id"), ("created_at", "created")]
+POSITION_COLUMNS = [("account", "account"), ("symbol", "symbol"), ("quantity", "qty"),
+                    ("average_entry", "avg entry"), ("average_price", "avg price"), ("mark_price", "mark"),
+                    ("realized_pnl", "realized"), ("unrealized_pnl", "unrealized"), ("notional", "notional"),
+                    ("protected", "protected"), ("legs", "legs"), ("protection", "legs")]
+BREAKER_COLUMNS = [("name", "name"), ("kind", "kind"), ("scope", "scope"), ("state", "state"),
+                   ("reason", "reason"), ("failures", "failures"), ("consecutive_failures", "failures"),
+                   ("consecutive_losses", "losses"), ("opened_at", "opened"), ("until", "until"),
+                   ("cooldown_until", "until")]
+NO_WRAP = {"id", "name", "symbol", "client_order_id", "created_at"}
 
 
-ORDER_COLUMNS = ["id", "account", "symbol", "side", "order_type", "leg", "quantity", "limit_price", "stop_price",
-                 "status", "filled_quantity", "average_price", "client_order_id", "created_at"]
-POSITION_COLUMNS = ["account", "symbol", "quantity", "average_entry", "average_price", "mark_price", "realized_pnl",
-                    "unrealized_pnl", "notional", "protected", "legs", "protection"]
-BREAKER_COLUMNS = ["name", "kind", "scope", "state", "reason", "failures", "consecutive_failures",
-                   "consecutive_losses", "opened_at", "until", "cooldown_until"]
+def _short(field: str, value: Any) -> str:
+    text = _cell(value)
+    if field.endswith("_at") and len(text) >= 19 and text[10] == "T":   # ISO time: HH:MM:SS is enough here
+        return text[11:19]
+    if field in ("realized_pnl", "unrealized_pnl") and "." in text and len(text) > 14:
+        return _round(text)
+    return text
 
 
-def _table(title: str, rows: list[dict[str, Any]], preferred: list[str], empty: str) -> Any:
+def _round(text: str) -> str:
+    from decimal import Decimal, InvalidOperation
+    try:
+        return str(Decimal(text).quantize(Decimal("0.00000001")).normalize())
+    except InvalidOperation:
+        return text
+
+
+def _table(title: str, rows: list[dict[str, Any]], preferred: list[tuple[str, str]], empty: str,
+           limit: int | None = None) -> Any:
     from rich import box
+    from rich.console import Group
     from rich.table import Table
     from rich.text import Text
 
     if not rows:
         return Text(f"{title}: {empty}", style="dim")
-    cols = _columns(rows, preferred)
+    present = {k for r in rows for k, v in r.items() if v not in (None, "", [], {})}
+    cols: list[tuple[str, str]] = []
+    for field, header in preferred:
+        if field in present and header not in [h for _, h in cols]:
+            cols.append((field, header))
+    if not cols:  # an answer whose shape we don't know: its scalar fields
+        cols = [(k, k) for k in rows[0] if not isinstance(rows[0][k], (dict, list))][:10]
+    shown = rows[:limit] if limit else rows
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
-    for col in cols:
-        table.add_column(col, overflow="fold", no_wrap=False)
-    for row in rows:
-        table.add_row(*[_cell(row.get(c)) for c in cols])
+    for field, header in cols:
+        table.add_column(header, no_wrap=field in NO_WRAP, overflow="ellipsis" if field in NO_WRAP else "fold")
+    for row in shown:
+        table.add_row(*[_short(field, row.get(field)) for field, _ in cols])
+    if len(shown) < len(rows):
+        return Group(table, Text(f"… and {len(rows) - len(shown)} more (use --json or `tradewire orders`)",
+                                 style="dim"))
     return table
 
 
@@ -241,8 +270,8 @@ def _kv(title: str, items: list[tuple[str, Any]]) -> Any:
 def _console() -> Any:
     from rich.console import Console
 
-    # Wide enough not to fold ids when piped (rich uses 80 columns off a terminal).
-    return Console(width=None if sys.stdout.isatty() else 160, soft_wrap=False)
+    # Off a terminal rich assumes 80 columns; piped output (less, grep, logs) is better one row per line.
+    return Console(width=None if sys.stdout.isatty() else 200, soft_wrap=False)
 
 
 # -- metrics parsing (for `status`: sources and latency) -----------------------------------------------------
@@ -419,19 +448,21 @@ def cmd_status(args: argparse.Namespace) -> int:
     source_rows = [{"source": name, **counts} for name, counts in sources.items()] if isinstance(sources, dict) \
         else _rows(sources)
     console.print(_table("Sources (signals)", source_rows,
-                         ["source", "name", "accepted", "rejected", "invalid", "duplicate", "error", "reconnects",
-                          "connected", "state"], "none"))
+                         [(c, c) for c in ("source", "name", "accepted", "rejected", "invalid", "duplicate", "error",
+                                           "reconnects", "connected", "state")], "none"))
     console.print(_table("Breakers", _rows(status.get("breakers"), "breakers"), BREAKER_COLUMNS, "none"))
     console.print(_table("Positions", _nonzero(_rows(status.get("positions"), "positions")), POSITION_COLUMNS,
                          "flat"))
-    console.print(_table("Open orders", _rows(status.get("open_orders"), "orders"), ORDER_COLUMNS, "none"))
+    console.print(_table("Open orders", _rows(status.get("open_orders"), "orders"), ORDER_COLUMNS, "none",
+                         limit=args.max_orders))
     latency = status.get("latency") or {}
     lat_rows = []
     if isinstance(latency, dict):
         for kind, rows in latency.items():
             for row in rows if isinstance(rows, list) else []:
                 lat_rows.append({"what": f"{kind} {row.get('source') or row.get('method') or ''}".strip(), **row})
-    console.print(_table("Latency", lat_rows, ["what", "count", "p50_ms", "p99_ms"], "no samples yet"))
+    console.print(_table("Latency", lat_rows, [("what", "what"), ("count", "count"), ("p50_ms", "p50 ms"),
+                                               ("p99_ms", "p99 ms")], "no samples yet"))
     return 0
 
 
@@ -507,7 +538,7 @@ def _kill_switch(args: argparse.Namespace, path: str, body: dict[str, Any], done
     console = _console()
     console.print(done)
     if isinstance(answer, dict) and answer:
-        console.print(_kv("", [(k, v) for k, v in answer.items()]))
+        console.print(_kv("", [(k, v) for k, v in answer.items() if v not in (None, "", [], {})]))
     return 0
 
 
@@ -573,6 +604,9 @@ def register(subparsers: Any) -> None:
             parser.add_argument("--symbol", default=None, help="only this symbol, e.g. BTC/USDT")
             parser.add_argument("--account", default=None, help="only this account")
             parser.add_argument("--limit", type=int, default=50, help="at most this many orders (default 50)")
+        elif name == "status":
+            parser.add_argument("--max-orders", type=int, default=20,
+                                help="show at most this many open orders (default 20)")
         elif name == "positions":
             parser.add_argument("--all", action="store_true", help="also show flat positions")
         elif name == "halt":
