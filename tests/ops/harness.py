@@ -77,6 +77,22 @@ def wait_for(check: Callable[[], Any], timeout: float, interval: float = 0.1, wh
                                                                             if last_exc else ""))
 
 
+def relaxed_policy(directory: Path, sources: list[str]) -> Path:
+    """config/policy.yaml with the sources' rate limits and loss breakers opened up, so that a feed at a few
+    signals per second keeps trading for the length of a test (the demo's random signals lose often)."""
+    policy = yaml.safe_load(POLICY.read_text())
+    for name in sources:
+        policy.setdefault("sources", {})[name] = {
+            "rate": {"max": 10000, "per": "1m"},
+            "breaker": {"window": 20, "min_win_rate": 0, "max_consecutive_losses": 10000, "cooldown": "1s"},
+            **({"signal": {"min_confidence": 0}} if name != "demo" else {}),
+        }
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "policy.yaml"
+    path.write_text(yaml.safe_dump(policy, sort_keys=False))
+    return path
+
+
 def base_config(state_dir: Path, port: int, *, rate: float = 2.0, account: dict | None = None,
                 sources: list[dict] | None = None, strategies: list[dict] | None = None,
                 **extra: Any) -> dict[str, Any]:
@@ -90,7 +106,7 @@ def base_config(state_dir: Path, port: int, *, rate: float = 2.0, account: dict 
         "sources": sources,
         "strategies": strategies or [{"name": "follow", "handler": "strategies.follow:Follow", "sources": names,
                                       "account": "main", "params": {"notional": "100"}}],
-        "policy": str(POLICY),
+        "policy": str(relaxed_policy(state_dir.parent / f"{state_dir.name}-policy", names)),
         "feed": {"rate": rate},
     }
     config.update(extra)
