@@ -173,6 +173,10 @@ class Api:
             elif spec.rate_limited:
                 self._limit_ip(request, ctx.ip)
             if spec.query is not None:
+                repeated = sorted({k for k in request.query if len(request.query.getall(k)) > 1})
+                if repeated:
+                    raise ApiError(400, "INVALID_REQUEST", "query parameters may be given once each",
+                                   [{"field": k, "message": "repeated"} for k in repeated])
                 try:
                     ctx.query = spec.query.model_validate(dict(request.query))
                 except ValidationError as exc:

@@ -106,7 +106,8 @@ def _check_account(api: "Api", account: str | None) -> None:
 
 
 async def halt(api: "Api", ctx: Ctx) -> web.Response:
-    body = ctx.body
+    from bot.api.models import HaltRequest
+    body = ctx.body if ctx.body is not None else HaltRequest()
     _check_account(api, body.account)
     api.daemon.gate.halt(body.account)
     log.warning("HALT (flatten=%s, account=%s) by key %s from %s", body.flatten, body.account or "all",

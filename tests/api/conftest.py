@@ -28,6 +28,8 @@ defaults:
 symbols:
   allow: ["*/USDT"]
   deny: ["LUNA/USDT"]
+venues:
+  default: {breaker: {consecutive_failures: 50, cooldown: 30s}}
 """
 
 TV_SECRET = "tv-test-secret-123"
