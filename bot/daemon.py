@@ -61,6 +61,7 @@ class Daemon:
         self.api_runner: Any = None
         self.api_url: str | None = None
         self.demo_key: str | None = None
+        self.unprotected: set[tuple[str, str]] = set()    # (account, entry order id)
 
     # -- building -----------------------------------------------------------------------------------
 
@@ -84,18 +85,26 @@ class Daemon:
                 log.info("simulated exchange for account %s at %s", name, url)
             key = account.api_key.resolve() if account.api_key else (SIM_KEY if account.venue == "sim" else None)
             secret = account.secret.resolve() if account.secret else (SIM_SECRET if account.venue == "sim" else None)
-            for value in (key, secret):
-                if value and account.venue != "sim":
+            for ref, value in ((account.api_key, key), (account.secret, secret)):
+                if ref is not None and value:   # configured credentials are secret, the simulator's defaults not
                     register_secret(value)
             venue = CcxtVenue(name, "binance" if account.venue == "sim" else account.venue, url=url,
                               api_key=key, secret=secret, options=account.options,
-                              orders_per_10s=self.settings.execution.orders_per_10s)
+                              orders_per_10s=self.settings.execution.orders_per_10s,
+                              on_request=self._venue_metrics(name))
             try:
                 await venue.connect()
             except VenueError as exc:
                 await venue.close()
                 raise RuntimeError(f"account {name}: cannot connect to {account.venue}: {exc}") from exc
             self.venues[name] = venue
+
+    def _venue_metrics(self, account: str):
+        def observe(method: str, seconds: float, error: str | None) -> None:
+            self.metrics.venue_request.labels(account=account, method=method).observe(seconds)
+            if error:
+                self.metrics.venue_errors.labels(account=account, kind=error).inc()
+        return observe
 
     def _strategies(self) -> None:
         for spec in self.settings.strategies:
@@ -115,8 +124,11 @@ class Daemon:
         """Execution's outcomes feed the policy (reservations, PnL, breakers) and the metrics."""
         ledger = self.execution.ledger
 
-        def on_change(order, previous: OrderStatus) -> None:
+        def on_change(order, previous: OrderStatus | None) -> None:
             self.metrics.orders.labels(account=order.account, status=order.status.value).inc()
+            if previous is None or order.status.terminal:
+                self.metrics.open_orders.labels(account=order.account).set(
+                    sum(1 for o in ledger.live.values() if o.account == order.account))
             if order.status.terminal:
                 self.gate.release(order.client_id)
             elif order.filled:
@@ -128,12 +140,37 @@ class Daemon:
                 self.gate.record_realized_pnl(order.account, realized)
                 if order.origin_kind == "signal" and position.quantity == 0:
                     self.gate.record_closed_trade(order.origin_source, position.realized_pnl)
-            price = self.market.price(order.symbol) or fill.price
-            self.metrics.set_position(order.account, order.symbol, position.quantity * price)
 
         ledger.on_change.append(on_change)
         ledger.on_fill.append(on_fill)
         self.bus.subscribe(self._log_event)
+        self.bus.subscribe(self._count_protection)
+
+    def _count_protection(self, kind: str, payload: dict) -> None:
+        """Unprotected positions and flattens, from protection's own events."""
+        if kind == "error" and payload.get("code") == "POSITION_UNPROTECTED":
+            self.unprotected.add((payload["account"], payload["order_id"]))
+        elif kind == "position.flattened":
+            self.unprotected.discard((payload["account"], payload.get("entry_id")))
+            self.metrics.flattens.labels(account=payload["account"], reason=payload.get("reason", "leg_failure")).inc()
+        else:
+            return
+        for account in self.venues:
+            self.metrics.unprotected_positions.labels(account=account).set(
+                sum(1 for a, _ in self.unprotected if a == account))
+
+    async def _mark_positions(self) -> None:
+        """Position value and PnL gauges at current prices (a scheduled job, off the trading path)."""
+        for account in self.venues:
+            realized, unrealized = Decimal(0), Decimal(0)
+            for symbol, position in self.execution.positions.for_account(account).items():
+                price = self.market.price(symbol)
+                realized += position.realized_pnl
+                unrealized += position.unrealized(price) or Decimal(0)
+                if price is not None:
+                    self.metrics.set_position(account, symbol, position.quantity * price)
+            self.metrics.realized_pnl.labels(account=account).set(float(realized))
+            self.metrics.unrealized_pnl.labels(account=account).set(float(unrealized))
 
     def _on_policy_event(self, kind: str, payload: dict) -> None:
         self.bus.publish(kind, payload)
@@ -141,7 +178,10 @@ class Daemon:
         if kind == "breaker.changed":
             self.metrics.set_breaker(payload.get("name", "?"), payload.get("state", "closed"))
         elif kind == "trading_state.changed":
-            self.metrics.set_trading_state(payload.get("account", "?"), payload.get("state", "active"))
+            account = payload.get("account", "*")
+            # A halt of every account comes as account "*": one series per configured account instead.
+            for name in (list(self.settings.accounts) if account == "*" else [account]):
+                self.metrics.set_trading_state(name, payload.get("state", "active"))
 
     @staticmethod
     def _log_event(kind: str, payload: dict) -> None:
@@ -214,6 +254,7 @@ class Daemon:
             self.gate.tick()
 
         self.jobs.add_daily("daily_loss_reset", daily_reset, 0, 0)
+        self.jobs.add_interval("position_marks", self._mark_positions, 5.0)
         self.jobs.add_interval("breaker_cooldowns", breaker_tick, 1.0)
         self.jobs.start()
 

@@ -140,7 +140,10 @@ class SignalPipeline:
                 continue
             order = self.execution.order_for(decision.intent, intent.origin, cid, key)  # type: ignore[arg-type]
             self.execution.place(order, {"policy_hash": decision.policy_hash, "rule": decision.rule})
-            self.latencies.append(time.perf_counter() - received)
+            latency = time.perf_counter() - received
+            self.latencies.append(latency)
+            if self.metrics is not None:
+                self.metrics.signal_to_submit.labels(source=signal.source).observe(latency)
             placed.append(cid)
         return reject
 

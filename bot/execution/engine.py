@@ -122,12 +122,7 @@ class Execution:
         """The venue's lot step, rounding down; a quantity that rounds to zero stays zero (and is refused)."""
         if intent.quantity is None:
             return intent
-        venue = self.venues[intent.account]
-        try:
-            quantity = venue.amount_to_precision(intent.symbol, intent.quantity)
-        except Exception:  # ccxt refuses amounts below its precision: that is a zero quantity
-            quantity = Decimal(0)
-        return intent.with_(quantity=quantity)
+        return intent.with_(quantity=self.venues[intent.account].amount_to_precision(intent.symbol, intent.quantity))
 
     def order_for(self, intent: OrderIntent, origin: Origin, cid: str, signal_key: str | None) -> Order:
         """The order exactly as it will be sent: quantity and prices on the venue's lot and tick grid
@@ -191,6 +186,9 @@ class Execution:
                           order_type=OrderType.MARKET, quantity=quantity, client_id=cid, leg=Leg.FLATTEN,
                           origin_kind="api", origin_source="halt", origin_ref=stamp, reduce_only=True)
             closing.append(await self.place(order, {"reason": "halt --flatten"}))
+            self.bus.publish("position.flattened", {"account": position.account, "symbol": position.symbol,
+                                                    "reason": "halt", "order_id": order.id,
+                                                    "quantity": str(quantity), "status": order.status.value})
         return closing
 
     def status_counts(self) -> dict[str, int]:

@@ -42,7 +42,7 @@ class OrderLedger:
         self.positions = positions
         self.bus = bus
         # Callbacks the execution layer hangs its reactions on (protection, policy reservations, strategies).
-        self.on_change: list[Callable[[Order, OrderStatus], None]] = []
+        self.on_change: list[Callable[[Order, OrderStatus | None], None]] = []  # None: just created
         self.on_fill: list[Callable[[Order, Fill, Decimal], None]] = []
         # Identity map of live orders: every component mutates the same object, so no stale copy
         # loaded from the store can overwrite a newer state.
@@ -61,6 +61,8 @@ class OrderLedger:
         self.store.insert_order(order, detail)
         self.register(order)
         self.bus.publish("order.updated", {"order": order_view(order), "previous_status": None})
+        for callback in self.on_change:
+            callback(order, None)
         return order
 
     def find_by_id(self, order_id: str) -> Order | None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -51,7 +52,8 @@ class Protection:
         self.mode = mode                 # auto | oco | separate (separate forces the emulated route)
         self._locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.timings: list[tuple[str, float]] = []   # (what, seconds) for the benchmarks
+        # (what, seconds): entry fill → legs sent, leg failure → flatten sent; read by the benchmarks.
+        self.timings: deque[tuple[str, float]] = deque(maxlen=100_000)
         ledger.on_fill.append(self._on_fill)
         ledger.on_change.append(self._on_change)
 
@@ -76,7 +78,7 @@ class Protection:
         elif order.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT) and order.parent_id:
             self._spawn(self._emulate_oco(order))
 
-    def _on_change(self, order: Order, previous: OrderStatus) -> None:
+    def _on_change(self, order: Order, previous: OrderStatus | None) -> None:
         if order.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT) and order.parent_id and order.status is OrderStatus.FILLED:
             self._spawn(self._emulate_oco(order))
 
@@ -315,6 +317,6 @@ class Protection:
             self.timings.append(("leg_failure_to_flatten", asyncio.get_running_loop().time() - started))
         await send
         self.bus.publish("position.flattened", {"account": entry.account, "symbol": entry.symbol,
-                                                "order_id": order.id, "entry_id": entry.id,
+                                                "reason": "leg_failure", "order_id": order.id, "entry_id": entry.id,
                                                 "quantity": str(quantity), "status": order.status.value})
         return order

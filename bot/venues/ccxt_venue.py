@@ -7,10 +7,12 @@ Every ccxt exception leaves this module as one of the outcomes in ``bot.venues.e
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
+import ccxt
 import ccxt.pro as ccxtpro
 
 from bot.model import OrderStatus, OrderType, Side, TimeInForce
@@ -33,7 +35,8 @@ def _dec(value: Any) -> Decimal | None:
 class CcxtVenue:
     def __init__(self, account: str, exchange_id: str, *, url: str | None = None, api_key: str | None = None,
                  secret: str | None = None, options: dict[str, Any] | None = None,
-                 orders_per_10s: int = 90, timeout_ms: int = 10_000):
+                 orders_per_10s: int = 90, timeout_ms: int = 10_000,
+                 on_request: Callable[[str, float, str | None], None] = lambda method, seconds, error: None):
         self.account = account
         self.exchange_id = exchange_id
         cls = getattr(ccxtpro, exchange_id, None)
@@ -53,6 +56,7 @@ class CcxtVenue:
             # ccxt picks Binance's spot error table by URL prefix; a local URL would get the generic one.
             self.exchange.get_exceptions_by_url = lambda _url, _code: self.exchange.exceptions.get("exact", {})
         self.limiter = OrderRateLimiter(orders_per_10s)
+        self.on_request = on_request      # (method, seconds, error kind or None): metrics
         self.capabilities = Capabilities()
 
     # -- lifecycle ----------------------------------------------------------------------------------
@@ -95,8 +99,14 @@ class CcxtVenue:
         return symbol in self.exchange.markets
 
     def amount_to_precision(self, symbol: str, amount: Decimal) -> Decimal:
-        """Rounds down to the lot step (never up: a larger order than asked for is not ours to send)."""
-        return Decimal(self.exchange.amount_to_precision(symbol, str(amount)))
+        """Rounds down to the lot step (never up: a larger order than asked for is not ours to send).
+        An amount below one step is zero (ccxt raises for it)."""
+        if amount <= 0:
+            return Decimal(0)
+        try:
+            return Decimal(self.exchange.amount_to_precision(symbol, str(amount)))
+        except ccxt.InvalidOrder:
+            return Decimal(0)
 
     def price_to_precision(self, symbol: str, price: Decimal) -> Decimal:
         return Decimal(self.exchange.price_to_precision(symbol, str(price)))
@@ -112,8 +122,9 @@ class CcxtVenue:
     # -- orders -------------------------------------------------------------------------------------
 
     async def _call(self, method: str, *args: Any, submit: bool = False, **kwargs: Any) -> Any:
+        started = time.perf_counter()
         try:
-            return await getattr(self.exchange, method)(*args, **kwargs)
+            result = await getattr(self.exchange, method)(*args, **kwargs)
         except Exception as exc:
             retry_after = None
             headers = getattr(self.exchange, "last_response_headers", None) or {}
@@ -122,7 +133,11 @@ class CcxtVenue:
             error = classify(exc, submit=submit, retry_after=retry_after)
             if error.kind == "rate_limited":
                 self.limiter.pause(error.retry_after)  # type: ignore[attr-defined]
+            self.on_request(method, time.perf_counter() - started, error.kind)
             raise error from exc
+        if not method.startswith("watch"):       # a watch waits for events: its duration is no latency
+            self.on_request(method, time.perf_counter() - started, None)
+        return result
 
     async def create_order(self, *, client_id: str, symbol: str, side: Side, order_type: OrderType,
                            quantity: Decimal, price: Decimal | None = None, stop_price: Decimal | None = None,
