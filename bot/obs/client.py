@@ -243,13 +243,15 @@ def _table(title: str, rows: list[dict[str, Any]], preferred: list[tuple[str, st
             cols.append((field, header))
     if not cols:  # an answer whose shape we don't know: its scalar fields
         cols = [(k, k) for k in rows[0] if not isinstance(rows[0][k], (dict, list))][:10]
-    shown = rows[:limit] if limit else rows
+    shown = rows[:limit] if limit is not None else rows
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, expand=False)
     for field, header in cols:
         table.add_column(header, no_wrap=field in NO_WRAP, overflow="ellipsis" if field in NO_WRAP else "fold")
     for row in shown:
         table.add_row(*[_short(field, row.get(field)) for field, _ in cols])
     if len(shown) < len(rows):
+        if not shown:
+            return Text(f"{title}: {len(rows)} (use --json or `tradewire orders`)", style="dim")
         return Group(table, Text(f"… and {len(rows) - len(shown)} more (use --json or `tradewire orders`)",
                                  style="dim"))
     return table
@@ -453,8 +455,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     console.print(_table("Breakers", _rows(status.get("breakers"), "breakers"), BREAKER_COLUMNS, "none"))
     console.print(_table("Positions", _nonzero(_rows(status.get("positions"), "positions")), POSITION_COLUMNS,
                          "flat"))
-    console.print(_table("Open orders", _rows(status.get("open_orders"), "orders"), ORDER_COLUMNS, "none",
-                         limit=args.max_orders))
+    open_orders = status.get("open_orders")
+    more = isinstance(open_orders, dict) and bool(open_orders.get("next"))
+    console.print(_table("Open orders" + (" (first page)" if more else ""), _rows(open_orders, "orders"),
+                         ORDER_COLUMNS, "none", limit=args.max_orders))
     latency = status.get("latency") or {}
     lat_rows = []
     if isinstance(latency, dict):
