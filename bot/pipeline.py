@@ -16,6 +16,8 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from structlog.contextvars import bound_contextvars
+
 from bot.events import EventBus
 from bot.execution import Execution
 from bot.intake.adapters import SignalError, parse_signal
@@ -98,8 +100,14 @@ class SignalPipeline:
         if not replay and not self.store.record_signal(key, signal.source, signal.id,
                                                         raw_text or signal.model_dump_json()):
             previous = self.store.get_signal(key) or {}
+            log.info("signal %s is a duplicate: already %s", key, previous.get("status"))
             return SignalResult(key, "DUPLICATE", previous.get("code"), previous.get("detail"),
                                 [o.id for o in self.store.orders_for_signal(key)])
+        # Every log line of this signal's life (and of the order tasks it starts) carries its id.
+        with bound_contextvars(signal_id=key):
+            return await self._decide(signal, key, received)
+
+    async def _decide(self, signal: Signal, key: str, received: float) -> SignalResult:
         log.info("signal %s %s %s %s", key, signal.action, signal.side or "", signal.symbol)
         routes = [r for r in self.routes if signal.source in r.sources]
         if not routes:

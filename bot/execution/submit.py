@@ -15,6 +15,8 @@ import logging
 import random
 from dataclasses import dataclass
 
+from structlog.contextvars import bind_contextvars
+
 from bot.execution.orders import OrderLedger
 from bot.model import Order, OrderStatus
 from bot.venues.errors import Fatal, RateLimited, Rejected, Retryable, Unknown, VenueError
@@ -48,6 +50,7 @@ class Submitter:
     async def send(self, order: Order) -> Order:
         """Sends a persisted PENDING order and follows it to an acknowledgement, rejection or resolution."""
         venue = self.venues[order.account]
+        bind_contextvars(client_order_id=order.client_id, correlation_id=order.correlation_id)
         self.in_flight.add(order.id)
         try:
             for attempt in range(self.policy.attempts):

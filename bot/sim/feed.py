@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -42,6 +43,8 @@ class FeedServer:
         self.config = config or FeedConfig()
         self.rng = random.Random(self.config.seed)
         self.seq = 0
+        # Signal ids are unique per (source, id) forever: a restarted feed is a new stream with new ids.
+        self.run_id = format(int(time.time()), "x")
         self.frames: deque[tuple[int, str]] = deque(maxlen=self.config.history)
         self.clients: set[ServerConnection] = set()
         self.prices = {s: DEFAULT_PRICES.get(s, Decimal("100")) for s in self.config.symbols}
@@ -161,7 +164,8 @@ class FeedServer:
         stop = price * (1 - direction * Decimal("0.01"))
         targets = [price * (1 + direction * Decimal(pct)) for pct in ("0.01", "0.02")]
         return {
-            "id": f"{self.config.source}-{self.seq + 1:06d}", "source": self.config.source, "symbol": symbol,
+            "id": f"{self.config.source}-{self.run_id}-{self.seq + 1:06d}", "source": self.config.source,
+            "symbol": symbol,
             "action": "open", "side": side, "entry": {"type": "market"},
             "stop_loss": str(stop.quantize(Decimal("0.01"))),
             "take_profit": [str(t.quantize(Decimal("0.01"))) for t in targets],
