@@ -253,6 +253,15 @@ class Daemon:
         async def breaker_tick() -> None:
             self.gate.tick()
 
+        async def expire_stale() -> None:
+            await self.execution.expire_stale(self.settings.execution.max_order_age)
+
+        async def retention() -> None:
+            self.store.prune_signals(time.time() - self.settings.store.retention_days * 86400)
+
+        if self.settings.execution.max_order_age:
+            self.jobs.add_interval("stale_order_expiry", expire_stale, 10.0)
+        self.jobs.add_daily("retention", retention, 3, 30)
         self.jobs.add_daily("daily_loss_reset", daily_reset, 0, 0)
         self.jobs.add_interval("position_marks", self._mark_positions, 5.0)
         self.jobs.add_interval("breaker_cooldowns", breaker_tick, 1.0)

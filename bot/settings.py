@@ -131,12 +131,14 @@ class ExecutionSettings(_Strict):
     unknown_grace: float = Field(default=1.0, ge=0, description="seconds before looking up an unknown submit")
     lost_after: int = Field(default=3, ge=1, description="definite not-found lookups before an order is lost")
     orders_per_10s: int = Field(default=90, gt=0, description="order-count budget below the venue's limit")
+    max_order_age: float = Field(default=0, ge=0, description="cancel entry orders resting longer (s); 0 = never")
     protection: Literal["auto", "oco", "separate"] = Field(
         default="auto", description="auto = best the venue offers; separate = emulated one-cancels-other legs")
 
 
 class StoreSettings(_Strict):
     synchronous: Literal["normal", "full"] = "normal"
+    retention_days: float = Field(default=30, gt=0, description="keep rejected and invalid signals this long")
 
 
 class Settings(BaseSettings):

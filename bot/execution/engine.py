@@ -162,6 +162,16 @@ class Execution:
             await self.submitter.cancel(leg)
         return len(legs)
 
+    async def expire_stale(self, max_age: float) -> int:
+        """Cancels entry orders resting longer than ``max_age`` seconds (legs stay: they protect positions)."""
+        cutoff = time.time() - max_age
+        stale = [o for o in list(self.ledger.live.values())
+                 if o.leg is Leg.ENTRY and o.created_at < cutoff and o.id not in self.submitter.in_flight]
+        for order in stale:
+            self.store.add_event(order.id, "expire_requested", {"max_age": max_age}, order.status)
+            await self.submitter.cancel(order)
+        return len(stale)
+
     async def cancel(self, order: Order) -> bool:
         return await self.submitter.cancel(order)
 

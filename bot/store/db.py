@@ -259,6 +259,13 @@ class Store:
                          fees=Decimal(r["fees"]))
                 for r in self.conn.execute("SELECT * FROM positions")]
 
+    def prune_signals(self, before: float) -> int:
+        """Drops rejected and invalid signals received before ``before``; accepted ones stay with their orders.
+        A pruned signal id could be processed again, but by then the policy's max age rejects it."""
+        cursor = self.conn.execute(
+            "DELETE FROM signals WHERE received_at < ? AND status IN ('REJECTED', 'INVALID')", (before,))
+        return cursor.rowcount
+
     # -- key/value ----------------------------------------------------------------------------------
 
     def put_json(self, key: str, value: Any) -> None:

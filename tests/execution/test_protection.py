@@ -106,3 +106,16 @@ async def test_on_leg_failure_alert_keeps_the_position_and_says_so(sim, tmp_path
         assert execution.positions.quantity("main", "BTC/USDT") == Decimal("0.01")
     finally:
         await h.stop()
+
+
+async def test_closing_order_cancels_the_legs_and_exits(protected):
+    execution = await protected.start()
+    entry = protected.order("c-1", quantity="0.01", stop_loss="65000", take_profit=(("69000", "1"),))
+    await execution.place(entry)
+    await protected.settle(lambda: len([l for l in protected.legs(entry) if l.status is OrderStatus.OPEN]) == 2)
+    close = protected.order("c-2", side=Side.SELL, quantity="0.01")
+    close.leg = Leg.EXIT
+    await execution.place(close)
+    assert close.status is OrderStatus.FILLED
+    assert all(l.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED) for l in protected.legs(entry))
+    await protected.settle(lambda: execution.positions.quantity("main", "BTC/USDT") == 0)

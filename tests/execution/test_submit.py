@@ -113,3 +113,12 @@ async def test_limit_order_rests_and_fills_over_the_stream(harness):
     await harness.price("59000")
     await harness.settle(lambda: order.status is OrderStatus.FILLED)
     await harness.settle(lambda: execution.positions.quantity("main", "BTC/USDT") == Decimal("0.01"))
+
+
+async def test_stale_resting_entries_are_cancelled(harness):
+    execution = await harness.start()
+    order = harness.order("x-1", order_type=OrderType.LIMIT, price="60000")
+    await execution.place(order)
+    assert await execution.expire_stale(3600) == 0
+    assert await execution.expire_stale(0) == 1
+    assert order.status is OrderStatus.CANCELED
