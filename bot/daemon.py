@@ -59,6 +59,7 @@ class Daemon:
         self._tasks: list[asyncio.Task[Any]] = []
         self._stop = asyncio.Event()
         self.api_runner: Any = None
+        self.api_options: Any = None      # bot.api.ApiOptions tunables (tests, embedding); None = defaults
         self.api_url: str | None = None
         self.demo_key: str | None = None
         self.unprotected: set[tuple[str, str]] = set()    # (account, entry order id)

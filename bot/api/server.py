@@ -312,7 +312,7 @@ def create_app(daemon: Any, options: ApiOptions | None = None) -> web.Applicatio
     """The API application for a started daemon (``daemon.store``, ``execution``, ``gate``, ``pipeline``...)."""
     from bot.api.routes import build_routes
 
-    options = options or getattr(daemon, "api_options", None) or ApiOptions()
+    options = options or daemon.api_options or ApiOptions()
     api = Api(daemon, options)
     app = web.Application(middlewares=[middleware(api)], client_max_size=options.max_body)
     app[API_KEY] = api
