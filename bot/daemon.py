@@ -291,6 +291,8 @@ class Daemon:
         saved = self.store.get_json("policy_state")
         if saved:
             self.gate.import_state(saved)
+        self.gate.register(accounts=self.venues, sources=[s.name for s in self.settings.sources],
+                           strategies=[r.name for r in self.routes])
         self._wire_events()
         for name, venue in self.venues.items():
             await self.market.prime(venue, symbols[name])

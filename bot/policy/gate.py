@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -229,6 +230,14 @@ class RiskGate:
     def trading_state(self, account: str) -> str:
         self.tick()
         return self._trading.state(account)
+
+    def register(self, *, accounts: Iterable[str] = (), sources: Iterable[str] = (),
+                 strategies: Iterable[str] = ()) -> None:
+        """Creates the breakers of configured names up front, so they are listed (CLOSED) before first use."""
+        for kind, names in (("venue", [self._venue_of(a) for a in accounts]), ("source", sources),
+                            ("strategy", strategies)):
+            for name in names:
+                self._board.get(kind, name)
 
     def breakers(self) -> list[dict]:
         self.tick()

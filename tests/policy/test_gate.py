@@ -166,3 +166,9 @@ def test_state_survives_a_restart_through_export_and_import(rig: Rig) -> None:
     assert restarted.trading_state("main") == "REDUCE_ONLY"
     assert {b["name"]: b["state"] for b in restarted.breakers()}["venue:main"] == "OPEN"
     assert restarted.reservations()["exit"].quantity == D("1")
+
+
+def test_configured_breakers_are_listed_closed_before_first_use(rig: Rig) -> None:
+    rig.gate.register(accounts=["main"], sources=["demo"])
+    listed = {b["name"]: b["state"] for b in rig.gate.breakers()}
+    assert listed.get("source:demo") == "CLOSED" and listed.get("venue:main") == "CLOSED"
