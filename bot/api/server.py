@@ -341,7 +341,8 @@ async def start_api(daemon: Any) -> tuple[web.AppRunner, str]:
     if daemon.settings.api.demo_key:
         secret = api_of(app).ensure_demo_key()
         daemon.demo_key = secret
-        log.info("demo API key (scopes %s): %s — also in %s", ",".join(SCOPES), secret,
-                 Path(daemon.settings.state_dir) / "demo-api-key")
+        # On stdout only (the terminal of `make run`), never in the log stream that ends up in the journal.
         print(f"demo API key: {secret}", file=sys.stdout, flush=True)
+        log.info("demo API key (scopes %s) printed on stdout and written to %s", ",".join(SCOPES),
+                 Path(daemon.settings.state_dir) / "demo-api-key")
     return runner, url
