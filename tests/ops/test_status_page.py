@@ -121,7 +121,7 @@ def browser(tmp_path):
 
 
 def _signal_numbers(text: str) -> set[int]:
-    return {int(n) for n in re.findall(r"demo-(\d{6})", text)}
+    return {int(n) for n in re.findall(r"demo-(?:[0-9a-f]+-)?(\d{6})\b", text)}
 
 
 async def test_status_page_shows_fills_live(demo_daemon, browser):
