@@ -62,10 +62,10 @@ class Execution:
             report = await self.tracker.reconcile(account)
             if report.errors:
                 raise RuntimeError(f"{account}: start-up reconciliation failed: {report.errors[0]}")
-            # Entries filled while we were away still need their legs.
+            # Entries filled while we were away, or whose legs a crash left unsent, still need their legs.
             for order in self.store.list_orders(account=account, limit=1000):
                 if order.leg is Leg.ENTRY and order.filled > 0 and order.stop_loss is not None:
-                    await self.protection.protect(order.id)
+                    await self.protection.protect(order.id, resume=True)
         await self.tracker.start()
 
     async def stop(self, *, cancel_open: bool = False) -> None:

@@ -108,7 +108,9 @@ class Protection:
 
     # -- placing ------------------------------------------------------------------------------------
 
-    async def protect(self, entry_id: str) -> None:
+    async def protect(self, entry_id: str, *, resume: bool = False) -> None:
+        """Places legs for the entry's unprotected filled quantity. ``resume`` (start-up) first re-places any
+        leg of an earlier tranche that a crash left unsent; legs that exist are found by client id, not resent."""
         lock = self._locks.setdefault(entry_id, asyncio.Lock())
         async with lock:
             entry = self.ledger.find_by_id(entry_id)
@@ -117,6 +119,13 @@ class Protection:
             plan = self._plan(entry_id)
             if plan["failed"] or self.route(entry.account) == "bracket":
                 return
+            if resume:
+                for tranche in plan["tranches"]:
+                    if not await self._place_tranche(entry, tranche["n"], Decimal(tranche["quantity"])):
+                        plan["failed"] = True
+                        self._save_plan(entry_id, plan)
+                        await self._unprotected(entry)
+                        return
             venue = self.venues[entry.account]
             protected = sum((Decimal(t["quantity"]) for t in plan["tranches"]), Decimal(0))
             increment = venue.amount_to_precision(entry.symbol, self._filled_by_fills(entry) - protected)

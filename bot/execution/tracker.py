@@ -161,7 +161,10 @@ class Tracker:
         # A little overlap with the last trade seen; duplicates are dropped by trade id.
         since = self._last_trade_ms.get(account)
         since = since - 60_000 if since else int((time.time() - 24 * 3600) * 1000)
-        for symbol in self.symbols.get(account, []):
+        # Configured markets plus any market an open order of ours is in (API orders may go anywhere).
+        symbols = dict.fromkeys([*self.symbols.get(account, []),
+                                 *(o.symbol for o in self.ledger.live.values() if o.account == account)])
+        for symbol in symbols:
             for trade in await venue.fetch_my_trades(symbol, since):
                 order = self.ledger.find(account, client_id=trade.client_id, venue_order_id=trade.venue_order_id)
                 if order is not None and self.ledger.book_trade(order, trade) is not None:

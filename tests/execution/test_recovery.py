@@ -65,3 +65,24 @@ async def test_unknown_venue_orders_are_reported_and_left_alone(harness):
     assert "UNKNOWN_VENUE_ORDER" in harness.error_codes()
     still_open = [o for o in await harness.sim_orders() if o["clientOrderId"] == "someone-else-1"]
     assert still_open[0]["status"] == "NEW"
+
+
+async def test_crash_after_a_tranche_was_begun_but_before_its_legs_were_sent(harness):
+    execution = await harness.start()
+    # The entry fills, protection records its tranche, then the process dies before any leg is created.
+    execution.protection.protect = _never                      # no legs in this life
+    entry = harness.order("k-3", quantity="0.01", stop_loss="65000", take_profit=(("69000", "1"),))
+    await execution.place(entry)
+    harness.store.put_json(f"protection:{entry.id}", {"tranches": [{"n": 1, "quantity": "0.01"}],
+                                                      "failed": False, "flattened": False})
+    await harness.restart()
+    legs = harness.legs(entry)
+    assert {leg.leg.value for leg in legs} == {"sl", "tp"}
+    assert all(leg.quantity == Decimal("0.01") and not leg.status.terminal for leg in legs)
+    await harness.restart()                                   # and again: found by client id, not resent
+    assert len(harness.legs(entry)) == 2
+    assert Counter(o["clientOrderId"] for o in await harness.sim_orders())[legs[0].client_id] == 1
+
+
+async def _never(*args, **kwargs):
+    return None
