@@ -293,6 +293,9 @@ class Fill:
     ts: float = 0.0
 
 
+AVERAGE_STEP = Decimal("1e-10")
+
+
 @dataclass(slots=True)
 class Position:
     account: str
@@ -309,7 +312,9 @@ class Position:
         realized = Decimal(0)
         if self.quantity == 0 or (self.quantity > 0) == (signed > 0):
             total = self.quantity + signed
-            self.average_entry = (self.average_entry * abs(self.quantity) + price * quantity) / abs(total)
+            # Prices and quantities carry ≤ 8 decimals; keep the average to 10 so it stays readable.
+            self.average_entry = ((self.average_entry * abs(self.quantity) + price * quantity)
+                                  / abs(total)).quantize(AVERAGE_STEP)
             self.quantity = total
             return realized
         closing = min(abs(signed), abs(self.quantity))
