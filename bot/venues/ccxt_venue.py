@@ -182,38 +182,31 @@ class CcxtVenue:
 
     async def cancel_order(self, client_id: str, symbol: str) -> VenueOrder | None:
         """Cancels by client id; None when the venue no longer has it open (already final or unknown)."""
-        try:
-            raw = await self._call("cancel_order", None, symbol, {"origClientOrderId": client_id})
-        except Rejected as exc:
-            if exc.code == "ORDER_NOT_FOUND":
-                return None
-            raise
-        return self._order(raw, client_id=client_id)
+        raw = await self._unless_not_found("cancel_order", client_id, symbol)
+        return self._order(raw, client_id=client_id) if raw is not None else None
 
     def _trades_of(self, raw: dict[str, Any], order: VenueOrder) -> tuple[VenueTrade, ...]:
         """Trades carried in a placement reply (Binance FULL ``fills``); ccxt leaves their order and side empty."""
-        trades = []
-        for trade in raw.get("trades") or []:
-            if trade.get("id") is None or order.side is None:
-                continue
-            fee = trade.get("fee") or {}
-            trades.append(VenueTrade(trade_id=str(trade["id"]), venue_order_id=order.venue_order_id,
-                                     client_id=order.client_id, symbol=order.symbol, side=order.side,
-                                     quantity=_dec(trade.get("amount")) or Decimal(0),
-                                     price=_dec(trade.get("price")) or Decimal(0),
-                                     fee=_dec(fee.get("cost")) or Decimal(0), fee_currency=fee.get("currency"),
-                                     ts=order.ts or time.time()))
-        return tuple(trades)
+        if order.side is None:
+            return ()
+        known = {"order": order.venue_order_id, "side": order.side.value.lower(), "symbol": order.symbol,
+                 "info": {"c": order.client_id}}
+        return tuple(self._trade({**trade, **known, "timestamp": trade.get("timestamp") or (
+            order.ts * 1000 if order.ts else None)}) for trade in raw.get("trades") or [] if trade.get("id"))
 
-    async def fetch_order(self, client_id: str, symbol: str) -> VenueOrder | None:
-        """The venue's view of our order; None only on a definite 'not found' (never on a network error)."""
+    async def _unless_not_found(self, method: str, client_id: str, symbol: str) -> dict[str, Any] | None:
+        """None on a definite "not found" (already final, or never there); any other failure raises."""
         try:
-            raw = await self._call("fetch_order", None, symbol, {"origClientOrderId": client_id})
+            return await self._call(method, None, symbol, {"origClientOrderId": client_id})
         except Rejected as exc:
             if exc.code == "ORDER_NOT_FOUND":
                 return None
             raise
-        return self._order(raw)
+
+    async def fetch_order(self, client_id: str, symbol: str) -> VenueOrder | None:
+        """The venue's view of our order; None only on a definite 'not found' (never on a network error)."""
+        raw = await self._unless_not_found("fetch_order", client_id, symbol)
+        return self._order(raw) if raw is not None else None
 
     async def fetch_open_orders(self, symbol: str) -> list[VenueOrder]:
         return [self._order(raw) for raw in await self._call("fetch_open_orders", symbol)]
