@@ -72,11 +72,17 @@ class Protection:
             log.error("protection task failed: %r", error, exc_info=error)
             self.bus.publish("error", {"code": "PROTECTION_ERROR", "message": repr(error)})
 
+    def _lock(self, account: str, symbol: str) -> asyncio.Lock:
+        # One lock per market: placing, emulated OCO and rebalancing of one position never interleave.
+        return self._locks.setdefault(f"{account}|{symbol}", asyncio.Lock())
+
     def _on_fill(self, order: Order, fill: Fill, realized: Decimal) -> None:
         if order.leg is Leg.ENTRY and (order.stop_loss is not None or order.take_profit not in ("", "[]")):
             self._spawn(self.protect(order.id))
         elif order.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT) and order.parent_id:
             self._spawn(self._emulate_oco(order))
+        # Locks are FIFO, so this runs after the work above and sees the legs it placed.
+        self._spawn(self.rebalance(order.account, order.symbol))
 
     def _on_change(self, order: Order, previous: OrderStatus | None) -> None:
         if order.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT) and order.parent_id and order.status is OrderStatus.FILLED:
@@ -111,11 +117,11 @@ class Protection:
     async def protect(self, entry_id: str, *, resume: bool = False) -> None:
         """Places legs for the entry's unprotected filled quantity. ``resume`` (start-up) first re-places any
         leg of an earlier tranche that a crash left unsent; legs that exist are found by client id, not resent."""
-        lock = self._locks.setdefault(entry_id, asyncio.Lock())
-        async with lock:
-            entry = self.ledger.find_by_id(entry_id)
-            if entry is None:
-                return
+        entry = self.ledger.find_by_id(entry_id)
+        if entry is None:
+            return
+        async with self._lock(entry.account, entry.symbol):
+            entry = self.ledger.find_by_id(entry_id) or entry
             plan = self._plan(entry_id)
             if plan["failed"] or self.route(entry.account) == "bracket":
                 return
@@ -255,8 +261,7 @@ class Protection:
         """A separate leg filled: shrink or cancel its siblings so the exits never exceed the position."""
         if leg.parent_id is None or self.route(leg.account) == "oco":
             return   # native OCO lists cancel their own siblings at the venue
-        lock = self._locks.setdefault(leg.parent_id, asyncio.Lock())
-        async with lock:
+        async with self._lock(leg.account, leg.symbol):
             entry = self.ledger.find_by_id(leg.parent_id)
             if entry is None:
                 return
@@ -272,11 +277,44 @@ class Protection:
                 elif live.leg is Leg.STOP_LOSS and live.remaining > open_exposure:
                     await self._resize_stop(entry, live, open_exposure)
 
+    async def rebalance(self, account: str, symbol: str) -> None:
+        """Keeps the live legs of a market within its net position. Entries in opposite directions net
+        out on one position: a leg on the side that would grow or reverse the position is cancelled, and
+        stops or take-profits adding up to more than the position are cut back, youngest first, with the
+        cut stop re-placed for whatever part of the position it still has to cover."""
+        async with self._lock(account, symbol):
+            position = self.ledger.positions.quantity(account, symbol)
+            closing = Side.SELL if position > 0 else Side.BUY
+            legs = [o for o in list(self.ledger.live.values()) if o.account == account and o.symbol == symbol
+                    and o.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT)]
+            for leg in legs:
+                if position == 0 or leg.side is not closing:
+                    await self.submitter.cancel(leg)
+            for kind in (Leg.STOP_LOSS, Leg.TAKE_PROFIT):
+                group = sorted((o for o in legs if o.leg is kind and o.side is closing and position != 0
+                                and not o.status.terminal), key=lambda o: o.created_at, reverse=True)
+                excess = sum((o.remaining for o in group), Decimal(0)) - abs(position)
+                cut: Order | None = None
+                for leg in group:
+                    if excess <= 0:
+                        break
+                    await self.submitter.cancel(leg)
+                    excess -= leg.remaining
+                    cut = leg
+                if kind is Leg.STOP_LOSS and cut is not None and excess < 0 and cut.parent_id:
+                    entry = self.ledger.find_by_id(cut.parent_id)
+                    if entry is not None:
+                        await self._replace_stop(entry, cut, -excess)
+
     async def _resize_stop(self, entry: Order, stop: Order, quantity: Decimal) -> None:
         """A take-profit took part of the position: the stop now covers only what is left."""
+        await self.submitter.cancel(stop)
+        await self._replace_stop(entry, stop, quantity)
+
+    async def _replace_stop(self, entry: Order, stop: Order, quantity: Decimal) -> None:
+        """A new stop leg like the cancelled ``stop``, for ``quantity``."""
         venue = self.venues[entry.account]
         quantity = venue.amount_to_precision(entry.symbol, quantity)
-        await self.submitter.cancel(stop)
         if quantity <= 0 or quantity < venue.min_amount(entry.symbol):
             return
         tag = f"z{len(self.store.children(entry.id))}"

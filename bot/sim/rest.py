@@ -17,7 +17,7 @@ from aiohttp import web
 
 from . import stats, wire
 from .engine import Engine
-from .errors import BinanceError, invalid_symbol, mandatory
+from .errors import BinanceError, mandatory
 from .faults import FaultRule, Faults
 from .limits import Limits
 from .market import fmt

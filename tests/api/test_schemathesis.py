@@ -7,7 +7,6 @@ import asyncio
 
 import hypothesis
 import hypothesis.errors
-import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from schemathesis.checks import (

@@ -119,3 +119,29 @@ async def test_closing_order_cancels_the_legs_and_exits(protected):
     assert close.status is OrderStatus.FILLED
     assert all(l.status in (OrderStatus.CANCELED, OrderStatus.EXPIRED) for l in protected.legs(entry))
     await protected.settle(lambda: execution.positions.quantity("main", "BTC/USDT") == 0)
+
+
+async def test_opposite_entries_net_out_and_legs_follow_the_position(protected):
+    execution = await protected.start()
+    long = protected.order("n-1", quantity="0.01", stop_loss="65000", take_profit=(("69000", "1"),))
+    await execution.place(long)
+    await protected.settle(lambda: len([l for l in protected.legs(long) if l.status is OrderStatus.OPEN]) == 2)
+    short = protected.order("n-2", side=Side.SELL, quantity="0.02", stop_loss="69000",
+                            take_profit=(("65000", "1"),))
+    await execution.place(short)
+    await execution.protection.drain()
+    position = execution.positions.quantity("main", "BTC/USDT")
+    assert position == Decimal("-0.01")
+
+    def live_legs():
+        return [o for o in execution.ledger.live.values() if o.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT)]
+
+    await protected.settle(lambda: all(l.side is Side.BUY for l in live_legs()))
+    for kind in (Leg.STOP_LOSS, Leg.TAKE_PROFIT):
+        total = sum((l.remaining for l in live_legs() if l.leg is kind), Decimal(0))
+        assert total <= abs(position), (kind, total)
+    stop_cover = sum((l.remaining for l in live_legs() if l.leg is Leg.STOP_LOSS), Decimal(0))
+    assert stop_cover == abs(position)
+    # What the venue holds open is what we think is open: nothing on the side that would grow the short.
+    venue_open = [o for o in await protected.sim_orders() if o["status"] == "NEW"]
+    assert all(o["side"] == "BUY" for o in venue_open)

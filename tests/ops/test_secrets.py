@@ -81,38 +81,6 @@ def test_secrets_stay_out_of_logs_database_metrics_and_answers(tmp_path, spawn, 
         # The demo key is printed on stdout by design (once); nowhere else, and stored only as a hash.
         assert daemon.stdout().count(key) == 1
         leaks |= {("demo API key", where) for where, text in places.items() if where != "daemon stdout" and key in text}
-    known = _known_leaks(daemon, values, key, leaks)
-    unexpected = leaks - set(known)
-    assert not unexpected, "secrets leaked: " + "; ".join(f"{what} in {where}" for what, where in sorted(unexpected))
-    if known:
-        pytest.xfail("known secret leaks outside tests/ops: " + "; ".join(known.values()))
-    if key is None:
-        pytest.xfail("no demo API key printed: the webhook (POST /v1/signals/tv) and API answers were not "
-                     "checked; logs, database and metrics were, and are clean")
-    if not webhook_served:
-        pytest.xfail("POST /v1/signals/{source} not served yet: the TradingView secret was configured but never "
-                     "sent; logs, database and metrics are clean")
-
-
-def _known_leaks(daemon, values: dict[str, str], key: str | None, leaks: set) -> dict[tuple[str, str], str]:
-    """Leaks already reported (each recognised by the exact log lines that carry it), with their cause."""
-    known: dict[tuple[str, str], str] = {}
-    events = daemon.events()
-
-    def only_in(value: str, predicate) -> bool:
-        lines = [e for e in events if value in json.dumps(e)]
-        return bool(lines) and all(predicate(e) for e in lines)
-
-    for what in ("venue key", "venue secret"):
-        if (what, "daemon stderr (logs)") in leaks and only_in(values[what],
-                                                               lambda e: e.get("logger", "").startswith("ccxt")):
-            known[(what, "daemon stderr (logs)")] = (
-                f"the {what} of a `venue: sim` account given as {{env: ...}} reaches the log through ccxt's DEBUG "
-                "request lines (X-MBX-APIKEY header): bot/daemon.py _venues() registers venue credentials with "
-                "the log redactor only when venue != 'sim'")
-    if key and ("demo API key", "daemon stderr (logs)") in leaks and only_in(
-            key, lambda e: e.get("logger") == "tradewire.api" and "demo API key" in str(e.get("event"))):
-        known[("demo API key", "daemon stderr (logs)")] = (
-            "bot/api logs the demo API key (an admin-scope key) as a structured log line, so it lands in the "
-            "journal; print it on stdout only (and the key file), or register it with the redactor first")
-    return known
+    assert not leaks, "secrets leaked: " + "; ".join(f"{what} in {where}" for what, where in sorted(leaks))
+    assert key is not None, "no demo API key printed on stdout"
+    assert webhook_served, "POST /v1/signals/{source} did not serve the TradingView webhook"

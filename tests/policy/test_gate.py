@@ -12,7 +12,7 @@ import yaml
 from bot.model import Leg, OrderType, Side
 from bot.policy import PolicyError, RiskGate
 
-from .conftest import BASE, D, Rig, intent, make_policy, make_rig, merge, signal
+from .conftest import BASE, D, Rig, intent, make_rig, merge, signal
 
 
 def test_accepted_orders_reserve_exposure_until_released(rig: Rig) -> None:

@@ -1,7 +1,6 @@
 """The shipped strategies confidence_sized and ladder, and the policy judging what they produce."""
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import pytest

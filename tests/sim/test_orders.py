@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 import ccxt.pro as ccxtpro
 
-from .conftest import dec
 
 
 def balance(state: dict, asset: str) -> tuple[Decimal, Decimal]:
