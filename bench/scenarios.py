@@ -84,6 +84,7 @@ async def latency_at(stack: BenchStack, rate: float, duration: float) -> dict:
     n = max(1, int(rate * duration))
     stack.pipeline.latencies.clear()
     symbols = [s for s in stack.symbols if s != DENIED]
+    prices = stack.prices()
     rows = []
     t0 = time.perf_counter() + 0.02
     for i in range(n):
@@ -92,7 +93,9 @@ async def latency_at(stack: BenchStack, rate: float, duration: float) -> dict:
         if delay > 0:
             await asyncio.sleep(delay)
         stack.seq += 1
-        received, result = await stack.feed(frame(stack.seq, signal(i, symbols[i % len(symbols)], run=run)))
+        received, result = await stack.feed(frame(stack.seq, signal(i, symbols[i % len(symbols)], run=run,
+                                                                       every=len(symbols),
+                                                                       price=prices[symbols[i % len(symbols)]])))
         rows.append((target, received, result))
     last = time.perf_counter()
     await stack.wait_idle()
@@ -122,6 +125,7 @@ async def latency_at(stack: BenchStack, rate: float, duration: float) -> dict:
 async def throughput(stack: BenchStack, duration: float, inflight: int = 20) -> dict:
     run = uuid.uuid4().hex[:6]
     symbols = [s for s in stack.symbols if s != DENIED]
+    prices = stack.prices()
     i = 0
     started = time.perf_counter()
     end = started + duration
@@ -130,7 +134,9 @@ async def throughput(stack: BenchStack, duration: float, inflight: int = 20) -> 
         while stack.in_flight() >= inflight:
             await asyncio.wait(set(stack.execution._sends), return_when=asyncio.FIRST_COMPLETED)
         stack.seq += 1
-        _, result = await stack.feed(frame(stack.seq, signal(i, symbols[i % len(symbols)], run=run)))
+        symbol = symbols[i % len(symbols)]
+        _, result = await stack.feed(frame(stack.seq, signal(i, symbol, run=run, every=len(symbols),
+                                                             price=prices[symbol])))
         cids += result.orders
         i += 1
     window_end = time.perf_counter()
@@ -176,7 +182,7 @@ async def protection(stack: BenchStack, sim: SimProcess, signals: int, failures:
             symbol = symbols[i % len(symbols)]
             stack.seq += 1
             _, result = await stack.feed(frame(stack.seq, signal(i, symbol, protect=True, price=prices[symbol],
-                                                                 run=run)))
+                                                                 run=run, every=len(symbols))))
             entries += result.orders
             await asyncio.sleep(1 / rate)
         await stack.wait_idle()
@@ -188,7 +194,7 @@ async def protection(stack: BenchStack, sim: SimProcess, signals: int, failures:
     legs_sent, legs_acked = [], []
     for entry in entries:
         fill = stack.obs.fill.get(entry)
-        legs = [c for c, p in stack.obs.parent.items() if p == entry and stack.obs.leg_kind.get(c) != "flatten"]
+        legs = [c for c, p in stack.obs.parent.items() if p == entry and stack.obs.leg_kind.get(c) != "flat"]
         wires = [stack.tracer.records[c].wire for c in legs if c in stack.tracer.records and
                  stack.tracer.records[c].wire]
         if fill and wires:
@@ -207,7 +213,7 @@ async def protection(stack: BenchStack, sim: SimProcess, signals: int, failures:
     flatten_sent = []
     for entry in failed_entries:
         mine = [c for c, p in stack.obs.parent.items() if p == entry]
-        flat = [c for c in mine if stack.obs.leg_kind.get(c) == "flatten"]
+        flat = [c for c in mine if stack.obs.leg_kind.get(c) == "flat"]
         legs = [stack.tracer.records[c] for c in mine if c not in flat and c in stack.tracer.records]
         last_fail = max((r.end for r in legs if r.end), default=None)
         if flat and last_fail and flat[0] in stack.tracer.records and stack.tracer.records[flat[0]].wire:

@@ -70,11 +70,17 @@ def settings_for(state_dir: Path, sim_url: str, symbols: list[str], *, api: bool
     )
 
 
+def quantity_for(price: float, notional: float = 50.0) -> str:
+    """A quantity worth about ``notional`` quote units (above every min-notional filter, far below limits)."""
+    return f"{notional / price:.5f}" if price else "0.001"
+
+
 def signal(n: int, symbol: str, *, side: str | None = None, protect: bool = False, price: float = 0.0,
-           run: str = "") -> dict[str, Any]:
+           run: str = "", every: int = 1) -> dict[str, Any]:
+    """Signal ``n``; sides alternate per symbol (``every`` = how many symbols rotate) so positions stay flat."""
     body: dict[str, Any] = {
         "id": f"b{run}-{n}", "source": SOURCE, "symbol": symbol, "action": "open",
-        "side": side or ("buy" if n % 2 == 0 else "sell"), "size": {"quantity": "0.001"},
+        "side": side or ("buy" if (n // every) % 2 == 0 else "sell"), "size": {"quantity": quantity_for(price)},
         "confidence": 0.9, "generated_at": datetime.now(timezone.utc).isoformat().replace("+00:00", "Z"),
     }
     if protect and price:
