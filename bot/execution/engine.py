@@ -62,6 +62,9 @@ class Execution:
             report = await self.tracker.reconcile(account)
             if report.errors:
                 raise RuntimeError(f"{account}: start-up reconciliation failed: {report.errors[0]}")
+            log.info("%s: start-up reconciliation done: %d orders updated, %d lost, %d fills recovered, "
+                     "%d venue orders not ours", account, report.resolved, report.lost, report.fills_recovered,
+                     len(report.unknown_venue_orders))
             # Entries filled while we were away, or whose legs a crash left unsent, still need their legs.
             for order in self.store.list_orders(account=account, limit=1000):
                 if order.leg is Leg.ENTRY and order.filled > 0 and order.stop_loss is not None:
