@@ -21,6 +21,8 @@ from bench import scenarios as sc
 SYMBOLS = ["BTC/USDT", "ETH/USDT", DENIED]
 
 PLANS = {
+    "tiny": {"baseline": (30, 100), "rates": [(50, 1.0)], "throughput": 0.5, "rejected": 300, "protection": (2, 1),
+             "api": ([50], 0.5), "startup_runs": 1, "growth": [(1, 0)], "growth_duration": 0.5},
     "quick": {"baseline": (300, 1500), "rates": [(100, 2.0), (1000, 1.0)], "throughput": 2.0,
               "rejected": 10_000, "protection": (20, 6), "api": ([100, 500], 2.0), "startup_runs": 1,
               "growth": [(1, 0), (10, 0), (2, 1000), (2, 100_000)], "growth_duration": 1.5},
@@ -31,7 +33,8 @@ PLANS = {
 
 
 async def main_async(args: argparse.Namespace) -> dict:
-    plan = dict(PLANS["quick" if args.quick else "full"])
+    mode = "tiny" if args.tiny else "quick" if args.quick else "full"
+    plan = dict(PLANS[mode])
     if args.rejected:
         plan["rejected"] = args.rejected
     only = set(args.only.split(",")) if args.only else None
@@ -39,7 +42,7 @@ async def main_async(args: argparse.Namespace) -> dict:
     def want(name: str) -> bool:
         return only is None or name in only
 
-    results: dict = {"mode": "quick" if args.quick else "full", "machine": machine_info(), "plan": plan}
+    results: dict = {"mode": mode, "machine": machine_info(), "plan": plan}
     started = time.perf_counter()
     with SimProcess(SYMBOLS) as sim:
         if want("baseline") or want("latency") or want("throughput"):
@@ -103,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter durations, fewer rates (< 60 s)")
     parser.add_argument("--only", default="", help="comma-separated: baseline,latency,throughput,protection,api,"
                                                    "rejected,startup,growth")
+    parser.add_argument("--tiny", action="store_true", help="a few seconds: the smoke test's plan")
     parser.add_argument("--rejected", type=int, default=0, help="rejected signals to push (RSS flatness)")
     parser.add_argument("--no-write", action="store_true", help="print only; do not write results or docs")
     parser.add_argument("--json", default=str(Path(ROOT) / "bench" / "results" / "latest.json"))
