@@ -50,8 +50,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"tradewire: configuration error:\n{exc}", file=sys.stderr)
         return 2
-    except RuntimeError as exc:
+    except (RuntimeError, OSError) as exc:      # e.g. a venue that cannot be reached, a port in use
         log.error("tradewire stopped: %s", exc)
+        print(f"tradewire: {exc}", file=sys.stderr)
         return 1
     return 0
 
