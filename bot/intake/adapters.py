@@ -46,8 +46,9 @@ def parse_native(payload: str | bytes | dict[str, Any], source: str) -> Signal:
     data.setdefault("source", source)
     if data["source"] != source:
         # A stream may relay other providers' ids, but (source, id) must stay ours to deduplicate.
-        data.setdefault("meta", {})
-        data["meta"] = {**data["meta"], "origin_source": data["source"]}
+        meta = data.get("meta") or {}
+        if isinstance(meta, dict):          # anything else is refused by validation below
+            data["meta"] = {**meta, "origin_source": data["source"]}
         data["source"] = source
     return _validate(data)
 

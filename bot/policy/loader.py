@@ -62,20 +62,26 @@ def load_policy(path: str | Path) -> LoadedPolicy:
 def parse_policy(data: bytes, path: str = "<policy>") -> LoadedPolicy:
     try:
         text = data.decode("utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
     except UnicodeDecodeError as exc:
         raise PolicyError([Issue(path, None, "", f"not UTF-8 text: {exc}")]) from exc
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            raise PolicyError([Issue(path, 1, "", "the file is empty")])
+        lines: dict[Path_, int] = {}
+        duplicates = _index_lines(node, (), lines)
+        if duplicates:
+            raise PolicyError([Issue(path, line, _dotted(key), "duplicate key") for key, line in duplicates])
+        raw = yaml.load(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
+        # Syntax errors, unknown tags (!!python/...), unhashable keys: all refused with their position.
         mark = getattr(exc, "problem_mark", None)
         message = " ".join(str(part) for part in (getattr(exc, "problem", None) or exc,) if part)
-        raise PolicyError([Issue(path, mark.line + 1 if mark else None, "", f"YAML syntax: {message}")]) from exc
-    if node is None:
-        raise PolicyError([Issue(path, 1, "", "the file is empty")])
-    lines: dict[Path_, int] = {}
-    duplicates = _index_lines(node, (), lines)
-    if duplicates:
-        raise PolicyError([Issue(path, line, _dotted(key), "duplicate key") for key, line in duplicates])
-    raw = yaml.load(text, Loader=yaml.SafeLoader)
+        kind = "YAML" if isinstance(exc, yaml.constructor.ConstructorError) else "YAML syntax"
+        raise PolicyError([Issue(path, mark.line + 1 if mark else None, "", f"{kind}: {message}")]) from exc
+    except RecursionError:
+        # A self-referencing alias (&x [*x]) or absurd nesting: no policy looks like that.
+        raise PolicyError([Issue(path, None, "", "YAML nests too deeply (a recursive alias?)")]) from None
     if not isinstance(raw, dict):
         raise PolicyError([Issue(path, node.start_mark.line + 1, "", "the policy must be a mapping of keys")])
     try:
