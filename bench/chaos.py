@@ -181,15 +181,19 @@ def run(args: argparse.Namespace) -> int:
     result: dict = {}
     try:
         while time.monotonic() < deadline and kills < args.max_kills:
+            # The kill moment is drawn from the process start, so some kills land during start-up
+            # reconciliation and re-protection, others during the replayed burst or steady trading.
+            started = time.monotonic()
             daemon.start()
-            ready = daemon.wait_ready()
+            alive = rng.uniform(args.min_alive, args.max_alive)
+            until = started + alive
+            ready = daemon.wait_ready(timeout=alive)
             if ready is None:
                 not_ready += 1
-                log(f"daemon not ready (exit {daemon.proc.poll() if daemon.proc else None}); see {tmp}/daemon.log")
+                if daemon.proc is not None and daemon.proc.poll() is not None:
+                    log(f"daemon exited with {daemon.proc.returncode}; see {tmp}/daemon.log")
             else:
                 ready_times.append(ready)
-            alive = rng.uniform(args.min_alive, args.max_alive)
-            until = time.monotonic() + alive
             while time.monotonic() < until:
                 time.sleep(min(0.5, max(0.0, until - time.monotonic())))
                 if rng.random() < args.drop_chance:
@@ -197,7 +201,8 @@ def run(args: argparse.Namespace) -> int:
                     drops += 1
             daemon.kill9()
             kills += 1
-            log(f"kill -9 #{kills} after {alive:.1f}s (ready in {ready if ready is None else round(ready, 2)} s)")
+            log(f"kill -9 #{kills} {alive:.1f}s after start ("
+                f"{'before ready' if ready is None else f'ready in {ready:.2f} s'})")
         _, fault_state = http("GET", sim_url + "/_sim/faults")
         fired = {f"{r['match']} {r['fault']}": r["fired"] for r in fault_state["rules"]}
         http("DELETE", sim_url + "/_sim/faults")
@@ -221,7 +226,7 @@ def run(args: argparse.Namespace) -> int:
             if settled and attempt >= 10:
                 break
         exit_code = daemon.stop()
-        result.update({"kills": kills, "ws_drops": drops, "not_ready": not_ready, "faults_fired": fired,
+        result.update({"kills": kills, "ws_drops": drops, "killed_before_ready": not_ready, "faults_fired": fired,
                        "faults_total": sum(fired.values()), "daemon_exit_on_sigterm": exit_code,
                        "ready_s": {"n": len(ready_times), "max": round(max(ready_times), 2) if ready_times else None,
                                    "mean": round(sum(ready_times) / len(ready_times), 2) if ready_times else None},
@@ -260,11 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=150, help="seconds of kill/restart cycles (default 150)")
     parser.add_argument("--max-kills", type=int, default=1000)
     parser.add_argument("--rate", type=float, default=20, help="feed signals per second")
-    parser.add_argument("--policy-rate", type=int, default=240, help="signals per minute the policy lets trade")
+    parser.add_argument("--policy-rate", type=int, default=60, help="signals per minute the policy lets trade")
     parser.add_argument("--fault-rate", type=float, default=0.10, help="share of order requests that fail")
     parser.add_argument("--drop-chance", type=float, default=0.15, help="per 0.5 s: chance of a ws drop")
-    parser.add_argument("--min-alive", type=float, default=0.5)
-    parser.add_argument("--max-alive", type=float, default=6.0)
+    parser.add_argument("--min-alive", type=float, default=1.0, help="seconds from start to kill, at least")
+    parser.add_argument("--max-alive", type=float, default=8.0, help="seconds from start to kill, at most")
     parser.add_argument("--seed", type=int, default=int(time.time()) % 10_000)
     parser.add_argument("--fuzz-examples", type=int, default=5000, help="0 = skip the fuzz run")
     args = parser.parse_args(argv)
