@@ -11,7 +11,7 @@ import os
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from bot.intake.adapters import SignalError, parse_signal
 from bot.model import Signal
@@ -38,27 +38,7 @@ mappings = st.dictionaries(st.sampled_from(FIELDS), st.one_of(st.text(max_size=1
     ["=open", "=buy", "data.id", "data.0.x", "a.b.c", "="])), max_size=8)
 
 
-def _as_object(payload):
-    if isinstance(payload, dict):
-        return payload
-    try:
-        data = json.loads(payload)
-    except (ValueError, UnicodeDecodeError, TypeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _known_meta_bug(payload, fmt) -> bool:
-    """bot.intake.adapters.parse_native: a payload whose ``source`` differs from the stream's and whose ``meta``
-    is not an object raises TypeError ({**None}) instead of SignalError. See test_known_meta_bug below."""
-    data = _as_object(payload)
-    if data is None or fmt not in ("native", "tradingview"):
-        return False
-    return "meta" in data and not isinstance(data["meta"], dict) and data.get("source", "fuzz") != "fuzz"
-
-
 def _check(payload, fmt, mapping=None) -> None:
-    assume(not _known_meta_bug(payload, fmt))
     try:
         result = parse_signal(payload, "fuzz", fmt, mapping)
     except SignalError as exc:
@@ -109,7 +89,7 @@ policy_bytes = st.one_of(
         k: policy_trees for k in ["mode", "defaults", "symbols", "accounts", "sources", "venues", "strategies",
                                   "schedule"]}).map(lambda tree: yaml.safe_dump(tree).encode()),
     _mutations(),
-    st.sampled_from([b"!!python/object:os.system {}", b"a: b\na: c", b"- [\n", b"\xff\xfe",
+    st.sampled_from([b"a: &x [*x]", b"!!python/object:os.system {}", b"a: b\na: c", b"- [\n", b"\xff\xfe",
                      b"version: 1\n" * 3, b"? [a]\n: b", b"a: !!binary zz"]),
 )
 
@@ -126,31 +106,24 @@ def _load_policy(data: bytes) -> None:
 @FUZZ
 @given(data=policy_bytes)
 def test_policy_loader_never_raises_anything_else(data):
-    assume(b"&" not in data)     # recursive anchors: known bug, see test_known_recursive_alias_bug
-    try:
-        _load_policy(data)
-    except yaml.constructor.ConstructorError:
-        assume(False)            # unknown tags, unhashable keys: known bug, see test_known_yaml_constructor_bug
+    _load_policy(data)
 
 
-# Found by the properties above; kept as explicit examples until bot/ is fixed (then they pass: strict=False).
-@pytest.mark.xfail(strict=False, reason="bot.intake.adapters.parse_native: {**meta} on a non-object meta raises "
-                                        "TypeError when the payload's source differs from the stream's")
+# Found by the properties above (fixed in bot/ in 0ce428b); kept as explicit regression examples.
+# bot.intake.adapters.parse_native: {**meta} on a non-object meta raised TypeError (payload source != stream's)
 @pytest.mark.parametrize("meta", [None, [], "x", 1])
 def test_known_meta_bug(meta):
     _check_raw({"id": "x", "source": "other", "meta": meta, "symbol": "BTC/USDT", "action": "open", "side": "buy",
                 "generated_at": "2026-11-21T12:00:00Z"})
 
 
-@pytest.mark.xfail(strict=False, reason="bot.policy.loader: a recursive YAML alias (or very deep nesting) raises "
-                                        "RecursionError from _index_lines / yaml instead of PolicyError")
+# bot.policy.loader: a recursive YAML alias (or very deep nesting) raised RecursionError, not PolicyError
 @pytest.mark.parametrize("data", [b"a: &x [*x]", b"version: 1\nsymbols: &s {allow: *s}", b"[" * 5000])
 def test_known_recursive_alias_bug(data):
     _load_policy(data)
 
 
-@pytest.mark.xfail(strict=False, reason="bot.policy.loader: yaml.compose accepts an unknown tag, then yaml.load "
-                                        "raises ConstructorError outside the try (also for an unhashable key), not PolicyError")
+# bot.policy.loader: an unknown tag or unhashable key raised ConstructorError (from yaml.load), not PolicyError
 @pytest.mark.parametrize("data", [b"!!python/object:os.system {}", b"version: !foo 1", b"a: !!binary zz", b"? []\n: 1"])
 def test_known_yaml_constructor_bug(data):
     _load_policy(data)
