@@ -8,6 +8,7 @@ policy always has a durable order behind it.
 """
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -108,7 +109,6 @@ class SignalPipeline:
             return await self._decide(signal, key, received)
 
     async def _decide(self, signal: Signal, key: str, received: float) -> SignalResult:
-        log.info("signal %s %s %s %s", key, signal.action, signal.side or "", signal.symbol)
         routes = [r for r in self.routes if signal.source in r.sources]
         if not routes:
             return self._finish(signal, key, [], "REJECTED", "NO_STRATEGY", "no strategy subscribes to this source")
@@ -142,12 +142,15 @@ class SignalPipeline:
                 placed.append(cid)       # processed before a restart: the order exists, never place it twice
                 continue
             decision = self.gate.evaluate(intent, signal, key=cid)
-            self._log_decision(key, decision)
             if decision.blocks:
+                self._log_decision(signal, key, decision)
                 reject = reject if reject[0] else (decision.code, self._describe(decision))
                 continue
             order = self.execution.order_for(decision.intent, intent.origin, cid, key)  # type: ignore[arg-type]
             self.execution.place(order, {"policy_hash": decision.policy_hash, "rule": decision.rule})
+            # Let the send task put the request on the wire before the bookkeeping below.
+            await asyncio.sleep(0)
+            self._log_decision(signal, key, decision)
             latency = time.perf_counter() - received
             self.latencies.append(latency)
             if self.metrics is not None:
@@ -166,18 +169,21 @@ class SignalPipeline:
     def _describe(decision: Decision) -> str:
         return f"{decision.rule}: limit {decision.limit}, observed {decision.observed}"
 
-    def _log_decision(self, key: str, decision: Decision) -> None:
+    def _log_decision(self, signal: Signal, key: str, decision: Decision) -> None:
+        """One line per signal and intent: what came in and what the policy made of it."""
         intent = decision.intent
+        head = f"signal {key} {signal.action} {signal.side or ''} {signal.symbol}"
         if decision.accepted:
-            log.info("decision %s: accept %s %s %s @ %s", key, intent.side.value, intent.quantity, intent.symbol,
-                     intent.price or "market")
+            log.info("%s: accept %s %s @ %s", head, intent.side.value, intent.quantity, intent.price or "market")
         elif not decision.enforced:
-            log.info("decision %s: would reject %s (%s) — observe mode", key, decision.code, self._describe(decision))
+            log.info("%s: would reject %s (%s) — observe mode", head, decision.code, self._describe(decision))
         else:
-            log.info("decision %s: reject %s (%s)", key, decision.code, self._describe(decision))
+            log.info("%s: reject %s (%s)", head, decision.code, self._describe(decision))
 
     def _finish(self, signal: Signal, key: str, placed: list[str], status: str, code: str | None,
                 detail: str | None) -> SignalResult:
+        if code in ("NO_STRATEGY", "NO_INTENT", "BREAKER_OPEN"):   # outcomes no policy decision has logged
+            log.info("signal %s %s %s: %s (%s)", key, signal.action, signal.symbol, code, detail)
         self.store.decide_signal(key, status, code, detail, self.gate.loaded.hash)
         self._decided(signal.source, key, status, code, detail, placed)
         return SignalResult(key, status, code, detail, placed)

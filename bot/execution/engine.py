@@ -65,11 +65,14 @@ class Execution:
             log.info("%s: start-up reconciliation done: %d orders updated, %d lost, %d fills recovered, "
                      "%d venue orders not ours", account, report.resolved, report.lost, report.fills_recovered,
                      len(report.unknown_venue_orders))
-            # Entries filled while we were away, or whose legs a crash left unsent, still need their legs.
+        await self.tracker.start()
+        # Entries filled while we were away, or whose legs a crash left unsent, still need their legs. This
+        # runs behind readiness: the venue's order-count limit can make it take a while, and reconciliation
+        # (what readiness promises) is already done.
+        for account in self.venues:
             for order in self.store.list_orders(account=account, limit=1000):
                 if order.leg is Leg.ENTRY and order.filled > 0 and order.stop_loss is not None:
-                    await self.protection.protect(order.id, resume=True)
-        await self.tracker.start()
+                    self.protection.resume(order.id)
 
     async def stop(self, *, cancel_open: bool = False) -> None:
         """Stops taking orders, lets in-flight submits finish, optionally cancels resting orders."""

@@ -73,14 +73,16 @@ class OrderLedger:
         """The live object when the order is open; else the stored (terminal) order; else None."""
         if client_id and client_id in self.live:
             return self.live[client_id]
+        if client_id:
+            stored = self.store.get_order_by_client_id(client_id)
+            if stored is not None:
+                return stored
         if venue_order_id:
             known = self._by_venue_id.get((account, venue_order_id))
             if known and known in self.live:
                 return self.live[known]
-            stored = self.store.get_order_by_venue_id(account, venue_order_id)
-            if stored:
-                return stored
-        return self.store.get_order_by_client_id(client_id) if client_id else None
+            return self.store.get_order_by_venue_id(account, venue_order_id)
+        return None
 
     def transition(self, order: Order, status: OrderStatus, kind: str, detail: dict[str, Any] | None = None,
                    *, filled: Decimal | None = None, average: Decimal | None = None,

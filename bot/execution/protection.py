@@ -26,7 +26,7 @@ from bot.execution.client_ids import client_id
 from bot.execution.orders import OrderLedger
 from bot.execution.submit import Submitter
 from bot.model import Fill, Leg, Order, OrderStatus, OrderType, Side, TimeInForce
-from bot.venues.errors import VenueError
+from bot.venues.errors import RateLimited, Retryable, VenueError
 
 log = logging.getLogger("tradewire.protection")
 
@@ -87,6 +87,10 @@ class Protection:
     def _on_change(self, order: Order, previous: OrderStatus | None) -> None:
         if order.leg in (Leg.STOP_LOSS, Leg.TAKE_PROFIT) and order.parent_id and order.status is OrderStatus.FILLED:
             self._spawn(self._emulate_oco(order))
+
+    def resume(self, entry_id: str) -> None:
+        """Start-up: checks the entry's legs in the background (see ``protect(resume=True)``)."""
+        self._spawn(self.protect(entry_id, resume=True))
 
     async def drain(self) -> None:
         """Waits for protection work in progress (shutdown, tests)."""
@@ -233,7 +237,7 @@ class Protection:
         venue = self.venues[entry.account]
         list_id = client_id(entry.account, entry.origin_source, entry.origin_ref, f"{tag}lr{attempt}")
         try:
-            reports = await venue.create_oco(list_client_id=list_id, tp_client_id=tp.client_id,
+            reports = await self._create_oco(venue, list_client_id=list_id, tp_client_id=tp.client_id,
                                              sl_client_id=sl.client_id, symbol=entry.symbol,
                                              side=entry.side.opposite, quantity=quantity, take_profit=take_profit,
                                              stop_price=stop, stop_limit_price=stop_limit or stop)
@@ -254,6 +258,20 @@ class Protection:
             if leg.client_id in by_client:
                 self.ledger.apply_venue(leg, by_client[leg.client_id], "acknowledged")
         return True
+
+    async def _create_oco(self, venue, **request: Any) -> list:
+        """Sends the list; a 429 or a refusal before processing waits and sends again without spending one
+        of the leg's retries (nothing was placed). Other errors are the caller's."""
+        for attempt in range(self.submitter.policy.attempts):
+            try:
+                return await venue.create_oco(**request)
+            except RateLimited as exc:
+                await asyncio.sleep(exc.retry_after)
+            except Retryable as exc:
+                if exc.code == "INVALID_NONCE":
+                    await venue.resync_clock()
+                await asyncio.sleep(self.submitter.policy.backoff * 2 ** attempt)
+        return await venue.create_oco(**request)
 
     # -- one-cancels-other, emulated ----------------------------------------------------------------
 

@@ -63,6 +63,7 @@ class Breaker:
     probe_token: str | None = None       # the same token (one signal's several intents) may pass again
     streak: int = 0                      # failures in a row
     outcomes: deque[tuple[float, bool]] = field(default_factory=deque)
+    successes: int = 0                   # ok outcomes in ``outcomes``, kept as they come and go (O(1) checks)
 
     # -- transitions; each returns True when the state changed ------------------------------------------
 
@@ -90,6 +91,7 @@ class Breaker:
         if self.state == OPEN:
             return False                 # outcomes of calls made before the trip say nothing new
         self.outcomes.append((now, ok))
+        self.successes += ok
         self._prune(now)
         self.streak = 0 if ok else self.streak + 1
         reason = self._trip_reason()
@@ -105,7 +107,7 @@ class Breaker:
         if self.streak >= rule.consecutive:
             return f"{self.streak} {rule.failure_word} in a row (limit {rule.consecutive})"
         if len(self.outcomes) >= rule.min_samples:
-            share = sum(ok for _, ok in self.outcomes) / len(self.outcomes)
+            share = self.successes / len(self.outcomes)
             if share < rule.min_success:
                 what = "win rate" if rule.failure_word == "losses" else "success rate"
                 return f"{what} {share:.2f} below {rule.min_success:.2f} over the last {len(self.outcomes)}"
@@ -114,10 +116,10 @@ class Breaker:
     def _prune(self, now: float) -> None:
         if self.rule.window_seconds is not None:
             while self.outcomes and now - self.outcomes[0][0] > self.rule.window_seconds:
-                self.outcomes.popleft()
+                self.successes -= self.outcomes.popleft()[1]
         if self.rule.window_count is not None:
             while len(self.outcomes) > self.rule.window_count:
-                self.outcomes.popleft()
+                self.successes -= self.outcomes.popleft()[1]
 
     def _move(self, state: str, now: float, reason: str) -> bool:
         changed = state != self.state
@@ -125,7 +127,7 @@ class Breaker:
         self.probe_at = self.probe_token = None
         if state != HALF_OPEN:           # a fresh start after a trip or a recovery
             self.outcomes.clear()
-            self.streak = 0
+            self.successes = self.streak = 0
         return changed
 
     def view(self) -> dict[str, Any]:
@@ -141,6 +143,7 @@ class Breaker:
         self.probe_at, self.probe_token = data.get("probe_at"), data.get("probe_token")
         self.streak = int(data.get("streak", 0))
         self.outcomes = deque((float(ts), bool(ok)) for ts, ok in data.get("outcomes", []))
+        self.successes = sum(ok for _, ok in self.outcomes)
 
 
 class BreakerBoard:

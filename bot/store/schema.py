@@ -36,6 +36,8 @@ def create(db: sqlite_utils.Database) -> None:
     db["orders"].create_index(["client_id"], if_not_exists=True, unique=True)
     db["orders"].create_index(["status"], if_not_exists=True)
     db["orders"].create_index(["parent_id"], if_not_exists=True)
+    # Trades reported over REST carry only the venue's order id.
+    db["orders"].create_index(["account", "venue_order_id"], if_not_exists=True)
     db["orders"].create_index(["signal_key"], if_not_exists=True)
     db["order_events"].create_index(["order_id"], if_not_exists=True)
     db["fills"].create_index(["order_id"], if_not_exists=True)

@@ -110,7 +110,7 @@ policy: {ROOT / 'config' / 'policy.yaml'}
     last_invalid = max(s["received_at"] for s in invalid)
     assert any(s["received_at"] > last_invalid for s in accepted) or len(invalid) < len(accepted)
     log = (tmp_path / "daemon.log").read_text()
-    for word in ("signal demo:", "decision demo:", "order ", "fill "):
+    for word in ("signal demo:", ": accept ", "order ", "fill "):    # signal → decision, order, fill
         assert word in log
 
 

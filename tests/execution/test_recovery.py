@@ -76,10 +76,12 @@ async def test_crash_after_a_tranche_was_begun_but_before_its_legs_were_sent(har
     harness.store.put_json(f"protection:{entry.id}", {"tranches": [{"n": 1, "quantity": "0.01"}],
                                                       "failed": False, "flattened": False})
     await harness.restart()
+    await harness.execution.protection.drain()                 # legs are checked behind readiness
     legs = harness.legs(entry)
     assert {leg.leg.value for leg in legs} == {"sl", "tp"}
     assert all(leg.quantity == Decimal("0.01") and not leg.status.terminal for leg in legs)
     await harness.restart()                                   # and again: found by client id, not resent
+    await harness.execution.protection.drain()
     assert len(harness.legs(entry)) == 2
     assert Counter(o["clientOrderId"] for o in await harness.sim_orders())[legs[0].client_id] == 1
 
