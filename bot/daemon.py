@@ -100,6 +100,18 @@ class Daemon:
                 raise RuntimeError(f"account {name}: cannot connect to {account.venue}: {exc}") from exc
             self.venues[name] = venue
 
+    @staticmethod
+    def _set_aside(db: Path) -> None:
+        """An in-process simulator starts empty every run, so state kept from the last run describes orders
+        and positions that no longer exist anywhere: start a fresh database, keeping the last one beside it."""
+        if not db.exists():
+            return
+        for suffix in ("", "-wal", "-shm"):
+            part = db.with_name(db.name + suffix)
+            if part.exists():
+                part.replace(db.with_name(db.name + ".previous" + suffix))
+        log.info("in-process simulator: previous run's database kept as %s.previous", db)
+
     def _venue_metrics(self, account: str):
         def observe(method: str, seconds: float, error: str | None) -> None:
             self.metrics.venue_request.labels(account=account, method=method).observe(seconds)
@@ -273,6 +285,8 @@ class Daemon:
     async def start(self) -> None:
         started = time.perf_counter()
         state_dir = Path(self.settings.state_dir)
+        if any(a.venue == "sim" and a.url is None for a in self.settings.accounts.values()):
+            self._set_aside(state_dir / "tradewire.db")
         self.store = Store(state_dir / "tradewire.db", self.settings.store.synchronous)
         self._policy()
         self._strategies()
@@ -340,7 +354,8 @@ class Daemon:
         try:
             await self.start()
             try:
-                await asyncio.wait_for(self._stop.wait(), timeout=duration)
+                async with asyncio.timeout(duration):
+                    await self._stop.wait()
             except asyncio.TimeoutError:
                 pass
         finally:
@@ -359,7 +374,10 @@ class Daemon:
         self.ready = False
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks:
+            _, stuck = await asyncio.wait(self._tasks, timeout=5)
+            for task in stuck:     # never hang a shutdown on one task; say which one it was
+                log.error("task %s did not stop within 5 s; leaving it", task.get_coro())
         if hasattr(self, "execution"):
             await self.execution.stop(cancel_open=self.settings.execution.cancel_on_shutdown)
         if hasattr(self, "jobs"):

@@ -10,6 +10,7 @@ import pytest
 
 from bot.daemon import Daemon
 from bot.model import Leg, OrderStatus
+from bot.sim import SimConfig, SimServer
 
 from tests.api.conftest import settings_for
 
@@ -79,7 +80,10 @@ async def test_close_signal_cancels_legs_and_exits(daemon):
 
 
 async def test_undecided_signals_are_decided_after_a_restart(tmp_path):
-    settings = settings_for(tmp_path)
+    # A simulator that outlives the daemon (an in-process one starts empty, and so does the daemon with it).
+    sim = SimServer(SimConfig(price_model="static"))
+    await sim.start()
+    settings = settings_for(tmp_path, accounts={"main": {"venue": "sim", "url": sim.url}})
     first = Daemon(settings)
     await first.start()
     raw = signal("s-7")
@@ -92,3 +96,4 @@ async def test_undecided_signals_are_decided_after_a_restart(tmp_path):
         assert len(second.store.orders_for_signal("hook:s-7")) == 1
     finally:
         await second.stop()
+        await sim.stop()

@@ -169,7 +169,8 @@ class Outbox:
                 delay = 1.0
             self._wake.clear()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
             except asyncio.TimeoutError:
                 pass
 

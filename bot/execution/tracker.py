@@ -54,7 +54,8 @@ class Tracker:
         for account, venue in self.venues.items():
             self._tasks.append(asyncio.create_task(self._stream(account, "orders")))
             self._tasks.append(asyncio.create_task(self._stream(account, "trades")))
-            await asyncio.wait_for(venue.open_user_stream(), timeout)
+            async with asyncio.timeout(timeout):
+                await venue.open_user_stream()
             deadline = asyncio.get_running_loop().time() + 2.0
             while not venue.user_stream_listening() and asyncio.get_running_loop().time() < deadline:
                 await asyncio.sleep(0.005)

@@ -68,7 +68,10 @@ class WebSocketSource:
             log.info("source %s: subscribed to %s since seq %d", self.name, self.url, self.last_seq)
             while True:
                 # Three missed heartbeats mean the connection is dead even if TCP has not noticed.
-                text = await asyncio.wait_for(ws.recv(), timeout=3 * self.heartbeat_interval)
+                # (asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation that arrives
+                # as a frame does, and the source would outlive the daemon's stop.)
+                async with asyncio.timeout(3 * self.heartbeat_interval):
+                    text = await ws.recv()
                 await self._frame(text if isinstance(text, str) else text.decode("utf-8", "replace"))
 
     async def _frame(self, text: str) -> None:

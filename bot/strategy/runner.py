@@ -26,7 +26,8 @@ class StrategyRunner:
         try:
             result = method(*args)
             if inspect.isawaitable(result):
-                result = await asyncio.wait_for(result, self.timeout)
+                async with asyncio.timeout(self.timeout):
+                    result = await result
             return result
         except asyncio.TimeoutError as exc:
             raise StrategyError(f"{self.name}.{hook} timed out after {self.timeout}s") from exc
