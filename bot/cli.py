@@ -8,9 +8,8 @@ import logging
 import sys
 from decimal import Decimal
 from typing import Any
-from typing import Any
 
-from bot.obs.logging import configure_logging, stop_logging
+from bot.obs.logging import configure_logging
 from bot.settings import ConfigError, load_settings
 
 log = logging.getLogger("tradewire.cli")
@@ -44,12 +43,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"tradewire: configuration error:\n{exc}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, background=True)
+    configure_logging(settings.log_level)
     daemon = Daemon(settings, config_path=args.config)
     try:
-        # uvloop (a ccxt dependency) where available: a faster loop for the same code.
-        with asyncio.Runner(loop_factory=_loop_factory()) as runner:
-            runner.run(daemon.run(args.duration))
+        asyncio.run(daemon.run(args.duration))
     except ConfigError as exc:
         print(f"tradewire: configuration error:\n{exc}", file=sys.stderr)
         return 2
@@ -57,17 +54,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.error("tradewire stopped: %s", exc)
         print(f"tradewire: {exc}", file=sys.stderr)
         return 1
-    finally:
-        stop_logging()
     return 0
-
-
-def _loop_factory() -> Any:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
 
 
 def cmd_sim(args: argparse.Namespace) -> int:

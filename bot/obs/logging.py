@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json as _json
 import logging
-import logging.handlers
-import queue
 import re
 import sys
 from collections.abc import Iterable
@@ -19,7 +17,7 @@ from typing import Any, TextIO
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-__all__ = ["configure_logging", "get_logger", "redact", "register_secret", "register_secrets", "stop_logging"]
+__all__ = ["configure_logging", "get_logger", "redact", "register_secret", "register_secrets"]
 
 REDACTED = "***"
 # Shorter values would redact ordinary words and numbers all over the logs while protecting nothing.
@@ -72,18 +70,9 @@ def _redacting(renderer: Processor) -> Processor:
     return render
 
 
-def _merge_queued_context(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
-    """Context bound where a queued record was made (the writer thread has none of its own)."""
-    record = event_dict.get("_record")
-    for key, value in getattr(record, "tw_context", {}).items():
-        event_dict.setdefault(key, value)
-    return event_dict
-
-
 def _shared_processors() -> list[Processor]:
     return [
         structlog.contextvars.merge_contextvars,
-        _merge_queued_context,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
@@ -118,18 +107,12 @@ class _Handler(logging.StreamHandler):  # type: ignore[type-arg]
     """Marks the root handler this module installed, so reconfiguring replaces it instead of adding another."""
 
 
-_listener: logging.handlers.QueueListener | None = None
-
-
 def configure_logging(
-    level: str | int = "INFO", json: bool | None = None, *, stream: TextIO | None = None, background: bool = False
+    level: str | int = "INFO", json: bool | None = None, *, stream: TextIO | None = None
 ) -> None:
     """Set up structlog and the standard library's logging; safe to call again (tests, config reload).
 
     `json=None` picks JSON lines unless `stream` (default stderr) is a terminal. `stream` exists for tests.
-    `background=True` (the daemon) renders and writes standard-library records on a thread: the event loop
-    only queues them, so a log line costs the trading path microseconds instead of a render and a write.
-    Call `stop_logging()` before exit to flush.
     """
     out = stream if stream is not None else sys.stderr
     tty = hasattr(out, "isatty") and out.isatty()
@@ -154,42 +137,13 @@ def configure_logging(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *_tail(json, tty)],
         )
     )
-    stop_logging()
     root = logging.getLogger()
-    for old in [h for h in root.handlers if isinstance(h, (_Handler, _QueueHandler))]:
+    for old in [h for h in root.handlers if isinstance(h, _Handler)]:
         root.removeHandler(old)
-    if background:
-        global _listener
-        records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-        _listener = logging.handlers.QueueListener(records, handler, respect_handler_level=False)
-        _listener.start()
-        root.addHandler(_QueueHandler(records))
-    else:
-        root.addHandler(handler)
+    root.addHandler(handler)
     root.setLevel(numeric)
     # APScheduler logs every run at INFO; bot.obs.scheduler already reports runs with outcome and duration.
     logging.getLogger("apscheduler").setLevel(max(numeric, logging.WARNING))
-
-
-class _QueueHandler(logging.handlers.QueueHandler):
-    """Hands the record over unrendered (the base class would format it here, on the event loop)."""
-
-    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        message = record.getMessage()
-        if record.exc_info:             # the traceback as text: it cannot cross threads as an object
-            message += "\n" + logging.Formatter().formatException(record.exc_info)
-            record.exc_info = None
-        record.msg, record.args = message, None
-        record.tw_context = structlog.contextvars.get_contextvars()   # signal id, client order id, ...
-        return record
-
-
-def stop_logging() -> None:
-    """Flushes and stops the background log writer, if one runs."""
-    global _listener
-    if _listener is not None:
-        _listener.stop()
-        _listener = None
 
 
 def get_logger(name: str, **initial: Any) -> Any:
