@@ -199,6 +199,8 @@ class Daemon:
     @staticmethod
     def _log_event(kind: str, payload: dict) -> None:
         if kind == "order.updated":
+            if payload["previous_status"] is None:
+                return      # just created (PENDING): the decision line said so; its outcome follows
             o = payload["order"]
             log.info("order %s %s %s %s %s %s filled %s%s", o["id"], o["leg"], o["side"], o["quantity"], o["symbol"],
                      o["status"], o["filled_quantity"], f" ({o['error']})" if o.get("error") else "")

@@ -70,6 +70,39 @@ class Reservation:
                    Decimal(data["quantity"]), Decimal(data["price"]), data["asset"])
 
 
+class RecentSignals:
+    """The signals one source sent recently, for its rate limit: counting and deduplication in O(1)
+    (several intents of one signal count once)."""
+
+    def __init__(self) -> None:
+        self._hits: deque[tuple[float, str]] = deque()
+        self._ids: set[str] = set()
+
+    def add(self, now: float, signal_id: str) -> None:
+        if signal_id not in self._ids:
+            self._hits.append((now, signal_id))
+            self._ids.add(signal_id)
+
+    def count_other(self, signal_id: str, since: float) -> int:
+        """Signals since ``since`` other than ``signal_id``."""
+        while self._hits and self._hits[0][0] <= since:
+            self._ids.discard(self._hits.popleft()[1])
+        return len(self._hits) - (signal_id in self._ids)
+
+    def __bool__(self) -> bool:
+        return bool(self._hits)
+
+    def dump(self) -> list[list[Any]]:
+        return [[ts, signal_id] for ts, signal_id in self._hits]
+
+    @classmethod
+    def load(cls, items: list[list[Any]]) -> "RecentSignals":
+        recent = cls()
+        for ts, signal_id in items:
+            recent.add(float(ts), str(signal_id))
+        return recent
+
+
 class RiskGate:
     def __init__(self, loaded: LoadedPolicy, market: MarketView, accounts: AccountView, *,
                  clock: Callable[[], float] = time.time, on_event: Callable[[str, dict], None] | None = None,
@@ -79,7 +112,7 @@ class RiskGate:
         self._clock, self._on_event, self._venue_of = clock, on_event, venue_of
         self._reservations: dict[str, Reservation] = {}
         self._seen_symbols: dict[str, set[str]] = {}
-        self._source_hits: dict[str, deque[tuple[float, str]]] = {}
+        self._source_hits: dict[str, RecentSignals] = {}
         self._board = BreakerBoard(loaded.policy, self._breaker_changed)
         self._trading = TradingStates(self._trading_changed)
 
@@ -152,9 +185,7 @@ class RiskGate:
             source_breaker = self._board.get("source", signal.source)
             if source_breaker is not None:
                 source_breaker.take_probe(now, _probe_token(signal))
-            hits = self._source_hits.setdefault(signal.source, deque())
-            if all(signal_id != signal.id for _, signal_id in hits):
-                hits.append((now, signal.id))
+            self._source_hits.setdefault(signal.source, RecentSignals()).add(now, signal.id)
 
     def _gross_exposure(self, account: str, mine: list[Reservation]) -> Decimal | None:
         symbols_of = getattr(self._accounts, "symbols", None)
@@ -177,9 +208,7 @@ class RiskGate:
         hits = self._source_hits.get(signal.source)
         if source is None or source.rate is None or not hits:
             return 0
-        while hits and now - hits[0][0] >= source.rate.per:
-            hits.popleft()
-        return sum(1 for _, signal_id in hits if signal_id != signal.id)
+        return hits.count_other(signal.id, now - source.rate.per)
 
     # -- reservations -------------------------------------------------------------------------------------
 
@@ -284,8 +313,7 @@ class RiskGate:
                 "breakers": self._board.dump(),
                 "trading": self._trading.dump(),
                 "reservations": {key: r.dump() for key, r in self._reservations.items()},
-                "source_hits": {source: [[ts, signal_id] for ts, signal_id in hits]
-                                for source, hits in self._source_hits.items()},
+                "source_hits": {source: hits.dump() for source, hits in self._source_hits.items()},
                 "seen_symbols": {account: sorted(symbols) for account, symbols in self._seen_symbols.items()}}
 
     def import_state(self, state: dict) -> None:
@@ -294,8 +322,7 @@ class RiskGate:
         self._board.load(state.get("breakers", []))
         self._trading.load(state.get("trading", {}))
         self._reservations = {key: Reservation.load(r) for key, r in state.get("reservations", {}).items()}
-        self._source_hits = {source: deque((float(ts), str(sid)) for ts, sid in hits)
-                             for source, hits in state.get("source_hits", {}).items()}
+        self._source_hits = {source: RecentSignals.load(hits) for source, hits in state.get("source_hits", {}).items()}
         self._seen_symbols = {account: set(symbols) for account, symbols in state.get("seen_symbols", {}).items()}
 
     # -- events -------------------------------------------------------------------------------------------
