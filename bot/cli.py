@@ -140,7 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SystemExit as exc:      # a command may exit early with its code (2: usage, 1: runtime)
+        return int(exc.code or 0)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,10 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 DEFAULT_CONFIG = "config/tradewire.yaml"
 
@@ -18,7 +21,9 @@ def _err(message: str) -> None:
     print(f"tradewire keys: {message}", file=sys.stderr)
 
 
-def _open(args: argparse.Namespace):
+@contextmanager
+def _keystore(args: argparse.Namespace) -> Iterator[Any]:
+    """The daemon's key store; exits 2 on a bad configuration and 1 when the database cannot be opened."""
     from bot.api.keys import KeyStore
     from bot.settings import ConfigError, load_settings
     from bot.store import Store
@@ -28,9 +33,15 @@ def _open(args: argparse.Namespace):
     except ConfigError as exc:
         _err(f"configuration error:\n{exc}")
         raise SystemExit(2) from None
-    path = Path(settings.state_dir) / "tradewire.db"
-    store = Store(path)
-    return store, KeyStore(store.conn)
+    try:
+        store = Store(Path(settings.state_dir) / "tradewire.db")
+    except (OSError, sqlite3.Error) as exc:
+        _err(f"cannot open the database: {exc}")
+        raise SystemExit(1) from None
+    try:
+        yield KeyStore(store.conn)
+    finally:
+        store.close()
 
 
 def cmd_create(args: argparse.Namespace) -> int:
@@ -47,28 +58,20 @@ def cmd_create(args: argparse.Namespace) -> int:
     if args.webhook_url and not args.webhook_url.startswith(("http://", "https://")):
         _err("--webhook-url must be an http:// or https:// URL")
         return 2
-    try:
-        store, keys = _open(args)
-    except SystemExit as exc:
-        return int(exc.code or 2)
-    except (OSError, sqlite3.Error) as exc:
-        _err(f"cannot open the database: {exc}")
-        return 1
-    try:
+    with _keystore(args) as keys:
         extra = {}
         if args.rate_limit is not None:
             extra["rate_limit"] = args.rate_limit
         if args.rate_window is not None:
             extra["rate_window"] = args.rate_window
-        key, secret = keys.create(args.name, scopes, webhook_url=args.webhook_url, **extra)
-    except KeyProblem as exc:
-        _err(str(exc))
-        return 2
-    except sqlite3.Error as exc:
-        _err(f"database error: {exc}")
-        return 1
-    finally:
-        store.close()
+        try:
+            key, secret = keys.create(args.name, scopes, webhook_url=args.webhook_url, **extra)
+        except KeyProblem as exc:
+            _err(str(exc))
+            return 2
+        except sqlite3.Error as exc:
+            _err(f"database error: {exc}")
+            return 1
     _err(f"created key {key.name!r} with scopes {','.join(sorted(key.scopes))} "
          f"(rate limit {key.rate_limit} per {key.rate_window:g} s). The key is shown once, below; store it now.")
     print(secret, flush=True)
@@ -78,17 +81,8 @@ def cmd_create(args: argparse.Namespace) -> int:
 def cmd_list(args: argparse.Namespace) -> int:
     from datetime import datetime, timezone
 
-    try:
-        store, keys = _open(args)
-    except SystemExit as exc:
-        return int(exc.code or 2)
-    except (OSError, sqlite3.Error) as exc:
-        _err(f"cannot open the database: {exc}")
-        return 1
-    try:
+    with _keystore(args) as keys:
         rows = keys.list()
-    finally:
-        store.close()
     if not rows:
         _err("no API keys (create one with: tradewire keys create --name NAME --scopes read,trade)")
         return 0
@@ -102,17 +96,8 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
-    try:
-        store, keys = _open(args)
-    except SystemExit as exc:
-        return int(exc.code or 2)
-    except (OSError, sqlite3.Error) as exc:
-        _err(f"cannot open the database: {exc}")
-        return 1
-    try:
+    with _keystore(args) as keys:
         revoked = keys.revoke(args.name)
-    finally:
-        store.close()
     if not revoked:
         _err(f"no active key named {args.name!r} (see: tradewire keys list)")
         return 2

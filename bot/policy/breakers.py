@@ -90,9 +90,11 @@ class Breaker:
             return self._move(CLOSED, now, "probe succeeded") if ok else self._move(OPEN, now, "probe failed")
         if self.state == OPEN:
             return False                 # outcomes of calls made before the trip say nothing new
-        self.outcomes.append((now, ok))
-        self.successes += ok
-        self._prune(now)
+        if self.rule.window_seconds is not None or self.rule.window_count is not None:
+            # Only a windowed rule judges a success share; without a window, history would just grow.
+            self.outcomes.append((now, ok))
+            self.successes += ok
+            self._prune(now)
         self.streak = 0 if ok else self.streak + 1
         reason = self._trip_reason()
         return self._move(OPEN, now, reason) if reason else False

@@ -236,6 +236,17 @@ class DaemonProcess:
             self.proc.wait(timeout=10)
 
 
+def terminate(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not gone within 10 s."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
 def metric_samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
     from bot.obs.client import parse_metrics
     return parse_metrics(text)
@@ -294,13 +305,7 @@ class SimProcess:
         assert status == 200, body
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        terminate(self.proc)
 
 
 def require_api(daemon: DaemonProcess, *routes: str) -> str:

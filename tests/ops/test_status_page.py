@@ -13,7 +13,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from .harness import require_api
+from .harness import terminate, require_api
 
 pytestmark = pytest.mark.slow
 
@@ -69,13 +69,7 @@ class Browser:
         raise AssertionError("chromium did not start its DevTools endpoint:\n" + "".join(seen[-20:]))
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        terminate(self.proc)
 
 
 class Page:

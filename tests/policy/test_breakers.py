@@ -143,3 +143,15 @@ def test_breaker_dump_round_trips() -> None:
     copy.load(breaker.dump())
     assert copy.dump() == breaker.dump()
     assert copy.record(False, 2.0) and copy.state == OPEN
+
+
+def test_a_breaker_without_a_window_keeps_no_history() -> None:
+    from bot.policy.breakers import Breaker, TripRule
+
+    breaker = Breaker("strategy:s", "strategy", TripRule(consecutive=3, min_success=0.0, min_samples=1, cooldown=1.0))
+    for i in range(1000):
+        breaker.record(True, float(i))
+    assert len(breaker.outcomes) == 0 and breaker.state == "CLOSED"
+    for i in range(3):
+        breaker.record(False, 2000.0 + i)
+    assert breaker.state == "OPEN"
