@@ -201,7 +201,8 @@ class BenchStack:
         result = await self.pipeline.submit_payload(data["signal"], SOURCE, "native", None, received)
         self.seq = data["seq"]
         self.daemon.store.put_json(f"source_seq:{SOURCE}", self.seq)
-        self.obs.received[result.key] = received
+        if result.orders:       # only orders are joined to their frame; rejected signals must not grow this
+            self.obs.received[result.key] = received
         return received, result
 
     def in_flight(self) -> int:
