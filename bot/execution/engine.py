@@ -74,12 +74,22 @@ class Execution:
                 if order.leg is Leg.ENTRY and order.filled > 0 and order.stop_loss is not None:
                     self.protection.resume(order.id)
 
-    async def stop(self, *, cancel_open: bool = False) -> None:
-        """Stops taking orders, lets in-flight submits finish, optionally cancels resting orders."""
+    async def stop(self, *, cancel_open: bool = False, grace: float = 10.0) -> None:
+        """Stops taking orders, lets in-flight submits finish, optionally cancels resting orders.
+
+        Work still waiting after ``grace`` seconds (a rate-limit pause, a venue that does not answer) is
+        stopped: every such order is persisted, and the next start reconciles it before anything else.
+        """
         self.accepting = False
         if self._sends:
-            await asyncio.gather(*list(self._sends), return_exceptions=True)
-        await self.protection.drain()
+            _, stuck = await asyncio.wait(list(self._sends), timeout=grace)
+            for task in stuck:
+                task.cancel()
+            if stuck:
+                log.warning("%d submits still waiting at shutdown were stopped; the next start resolves them",
+                            len(stuck))
+                await asyncio.gather(*stuck, return_exceptions=True)
+        await self.protection.stop(grace)
         if cancel_open:
             for order in list(self.ledger.live.values()):
                 await self.submitter.cancel(order)

@@ -93,8 +93,21 @@ class Protection:
         self._spawn(self.protect(entry_id, resume=True))
 
     async def drain(self) -> None:
-        """Waits for protection work in progress (shutdown, tests)."""
+        """Waits for protection work in progress (tests; shutdown goes through ``stop``)."""
         while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def stop(self, grace: float) -> None:
+        """Shutdown: lets protection work finish for ``grace`` seconds, then stops what is left. Legs are
+        idempotent by client id, and the next start re-checks every entry's legs."""
+        try:
+            async with asyncio.timeout(grace):
+                await self.drain()
+        except TimeoutError:
+            log.warning("%d protection tasks still waiting at shutdown were stopped; the next start resumes them",
+                        len(self._tasks))
+            for task in list(self._tasks):
+                task.cancel()
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     # -- state --------------------------------------------------------------------------------------
