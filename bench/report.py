@@ -187,6 +187,6 @@ def chaos_section() -> list[str]:
             f"Violations: **{r.get('violation_count')}**. Faults by kind: {r.get('faults_fired')}. "
             f"{r.get('killed_before_ready', r.get('not_ready'))} of {r.get('kills')} kills landed before the daemon was "
             f"ready; time to ready when reached: mean {r.get('ready_s', {}).get('mean')} s, max "
-            f"{r.get('ready_s', {}).get('max')} s (re-protection of filled entries under the venue's order-count "
-            "limit happens before READY; see item 9 above). The fuzz run passed (5,000 examples per property)."]
+            f"{r.get('ready_s', {}).get('max')} s (start-up reconciliation; leg re-checks run after READY). "
+            "The fuzz run passed (5,000 examples per property)."]
     return out
