@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from bench import report
-from bench.common import ROOT, SimProcess, machine_info, python, ratio, rss_mb
+from bench.common import ROOT, SimProcess, machine_info, python, rss_mb
 from bench.stack import DENIED, BenchStack
 from bench import scenarios as sc
 

@@ -3,20 +3,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from array import array
 import uuid
-from decimal import Decimal
 from pathlib import Path
 
-import aiohttp
 
-from bench.common import ROOT, SimProcess, WireTracer, python, ratio, rss_mb, summary_ms
+from bench.common import ROOT, SimProcess, WireTracer, python, rss_mb, summary_ms
 from bench.stack import DENIED, BenchStack, frame, signal
 
 
@@ -192,7 +188,7 @@ async def protection(stack: BenchStack, sim: SimProcess, signals: int, failures:
         return entries
 
     entries = await drive(signals, uuid.uuid4().hex[:6])
-    legs_sent, legs_acked = [], []
+    legs_sent = []
     for entry in entries:
         fill = stack.obs.fill.get(entry)
         legs = [c for c, p in stack.obs.parent.items() if p == entry and stack.obs.leg_kind.get(c) != "flat"]
