@@ -44,7 +44,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"tradewire: configuration error:\n{exc}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level)
-    daemon = Daemon(settings, config_path=args.config)
+    daemon = Daemon(settings)
     try:
         asyncio.run(daemon.run(args.duration))
     except ConfigError as exc:

@@ -3,7 +3,7 @@ handles OS signals and sd_notify. No business logic lives here.
 
 Start order: store → policy → (in-process simulator) → venues and markets → execution with start-up
 reconciliation → undecided signals → API → signal sources → READY=1. Stop order is the reverse, with
-in-flight submits finished before the store closes.
+in-flight submits given a grace period to finish before the store closes.
 """
 from __future__ import annotations
 
@@ -44,9 +44,8 @@ SIM_KEY, SIM_SECRET = "sim-key", "sim-secret"
 
 
 class Daemon:
-    def __init__(self, settings: Settings, *, config_path: str | Path | None = None):
+    def __init__(self, settings: Settings):
         self.settings = settings
-        self.config_path = config_path
         self.bus = EventBus()
         self.metrics = Metrics(sources=[s.name for s in settings.sources], accounts=list(settings.accounts))
         self.started_at = time.time()
