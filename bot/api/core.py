@@ -26,6 +26,7 @@ class ApiOptions:
     webhook_max_backoff: float = 600.0
     webhook_timeout: float = 5.0             # seconds per delivery attempt
     webhook_concurrency: int = 8
+    webhook_retention: float = 7 * 86400.0   # seconds a delivered message stays in the outbox
     ip_rate_limit: int = 600                 # requests per window from one IP without a valid key
     ip_rate_window: float = 10.0
     max_body: int = 256 * 1024

@@ -160,8 +160,18 @@ class Outbox:
         if self._session is not None:
             await self._session.close()
 
+    def prune(self, before: float) -> int:
+        """Drops delivered messages last touched before ``before`` (dead letters stay until retried)."""
+        cursor = self.conn.execute("DELETE FROM api_webhooks WHERE status = ? AND updated_at < ?",
+                                   (DELIVERED, before))
+        return cursor.rowcount
+
     async def _run(self) -> None:
+        pruned_at = 0.0
         while True:
+            if time.time() - pruned_at > 3600:        # hourly: the outbox must not grow with every event
+                pruned_at = time.time()
+                self.prune(pruned_at - self.options.webhook_retention)
             try:
                 delay = self._dispatch_due()
             except Exception:

@@ -13,6 +13,7 @@ from aiohttp import web
 
 from bot.api import ApiOptions
 from bot.api.keys import KeyStore
+from bot.api.server import api_of
 
 from .conftest import make_keys, wait_for
 
@@ -146,3 +147,20 @@ async def test_dead_letter_after_last_retry_then_retry(http, make_daemon, receiv
     text = daemon.metrics.render().decode()
     assert 'tradewire_webhook_deliveries_total{outcome="dead_lettered"} 1.0' in text
     assert 'tradewire_webhook_deliveries_total{outcome="delivered"}' in text
+
+
+async def test_delivered_messages_are_pruned_after_retention(http, daemon, keys, receiver):
+    receiver.secret = await secret_of(http, daemon, keys["trader"])
+    order = {"symbol": "BTC/USDT", "side": "BUY", "quantity": "0.01", "order_type": "MARKET",
+             "callback_url": receiver.url}
+    async with http.post(daemon.api_url + "/v1/orders", json=order, headers=keys.headers("trader")) as r:
+        assert r.status == 201
+    await wait_for(lambda: {"order.accepted", "order.filled"} <= {m["type"] for m in receiver.received}, 5,
+                   what="deliveries")
+    conn = daemon.store.conn
+    await wait_for(lambda: conn.execute("SELECT count(*) FROM api_webhooks WHERE status = 'delivered'")
+                   .fetchone()[0] >= 2, 5, what="delivered rows")
+    outbox = api_of(daemon.api_runner.app).outbox
+    assert outbox.prune(time.time() - 3600) == 0            # younger than the retention: kept
+    assert outbox.prune(time.time() + 1) >= 2                # older: gone
+    assert conn.execute("SELECT count(*) FROM api_webhooks WHERE status = 'delivered'").fetchone()[0] == 0
