@@ -33,6 +33,16 @@ def _text(value: Any) -> Any:
     return value
 
 
+def _equal(filters: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """``column = ?`` clauses for the filters that are given (None or empty means no filter)."""
+    given = {column: value for column, value in filters.items() if value}
+    return [f"{column} = ?" for column in given], list(given.values())
+
+
+def _where(clauses: list[str]) -> str:
+    return f"WHERE {' AND '.join(clauses)}" if clauses else ""
+
+
 def _order_row(order: Order) -> dict[str, Any]:
     return {name: _text(getattr(order, name)) for name in _ORDER_FIELDS}
 
@@ -111,15 +121,9 @@ class Store:
 
     def list_signals(self, source: str | None = None, status: str | None = None,
                      limit: int = 100) -> list[dict[str, Any]]:
-        clauses, args = [], []
-        if source:
-            clauses.append("source = ?")
-            args.append(source)
-        if status:
-            clauses.append("status = ?")
-            args.append(status)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.conn.execute(f"SELECT * FROM signals {where} ORDER BY received_at DESC LIMIT ?", (*args, limit))
+        clauses, args = _equal({"source": source, "status": status})
+        rows = self.conn.execute(f"SELECT * FROM signals {_where(clauses)} ORDER BY received_at DESC LIMIT ?",
+                                 (*args, limit))
         return [dict(row) for row in rows]
 
     # -- orders -------------------------------------------------------------------------------------
@@ -192,22 +196,16 @@ class Store:
     def list_orders(self, *, status: str | None = None, symbol: str | None = None, account: str | None = None,
                     after: str | None = None, limit: int = 100) -> list[Order]:
         """Newest first; ``after`` is a cursor (an order id from the previous page)."""
-        clauses, args = [], []
+        clauses, args = _equal({"symbol": symbol, "account": account,
+                                "status": status.upper() if status and status != "open" else None})
         if status == "open":
             clauses.append(f"status IN ({', '.join('?' * len(_OPEN_STATUSES))})")
             args.extend(_OPEN_STATUSES)
-        elif status:
-            clauses.append("status = ?")
-            args.append(status.upper())
-        for column, value in (("symbol", symbol), ("account", account)):
-            if value:
-                clauses.append(f"{column} = ?")
-                args.append(value)
         if after:
             clauses.append("rowid < (SELECT rowid FROM orders WHERE id = ?)")
             args.append(after)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        rows = self.conn.execute(f"SELECT * FROM orders {where} ORDER BY rowid DESC LIMIT ?", (*args, limit))
+        rows = self.conn.execute(f"SELECT * FROM orders {_where(clauses)} ORDER BY rowid DESC LIMIT ?",
+                                 (*args, limit))
         return [_order_from_row(row) for row in rows]
 
     def order_events(self, order_id: str) -> list[dict[str, Any]]:
