@@ -317,6 +317,11 @@ class Daemon:
         self.pipeline = SignalPipeline(self.store, self.gate, self.execution, self.market, self.routes, self.bus,
                                        metrics=self.metrics)
         await self.execution.start()
+        # Saved reservations belong to orders that were open at the last save; reconciliation has just
+        # settled them, and a reservation without a live order would hold exposure forever.
+        for key in self.gate.reservations():
+            if key not in self.execution.ledger.live:
+                self.gate.release(key)
         resumed = await self.pipeline.resume_undecided()
         if resumed:
             log.info("re-ran %d signals that were received but undecided before the last stop", resumed)

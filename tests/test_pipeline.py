@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+from decimal import Decimal
 from datetime import datetime, timezone
 
 import pytest
 
 from bot.daemon import Daemon
-from bot.model import Leg, OrderStatus
+from bot.model import Leg, OrderStatus, Side
+from bot.policy.gate import Reservation
 from bot.sim import SimConfig, SimServer
 
 from tests.api.conftest import settings_for
@@ -94,6 +96,27 @@ async def test_undecided_signals_are_decided_after_a_restart(tmp_path):
     try:
         assert second.store.get_signal("hook:s-7")["status"] == "ACCEPTED"
         assert len(second.store.orders_for_signal("hook:s-7")) == 1
+    finally:
+        await second.stop()
+        await sim.stop()
+
+
+async def test_saved_reservations_of_finished_orders_do_not_survive_a_restart(tmp_path):
+    sim = SimServer(SimConfig(price_model="static"))
+    await sim.start()
+    settings = settings_for(tmp_path, accounts={"main": {"venue": "sim", "url": sim.url}})
+    first = Daemon(settings)
+    await first.start()
+    state = first.gate.export_state()
+    # Saved (as a breaker event saves it) while an order was still reserved; the order finished later.
+    state["reservations"] = {"finished-order": Reservation(
+        "main", "BTC/USDT", Side.BUY, False, Decimal("1"), Decimal("67000"), "USDT").dump()}
+    first.store.put_json("policy_state", state)
+    await first.stop()
+    second = Daemon(settings)
+    await second.start()
+    try:
+        assert "finished-order" not in second.gate.reservations()
     finally:
         await second.stop()
         await sim.stop()
