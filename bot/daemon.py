@@ -25,12 +25,12 @@ from bot.intake.websocket import WebSocketSource
 from bot.model import OrderStatus
 from bot.obs import sdnotify
 from bot.obs.logging import register_secret
-from bot.obs.metrics import Metrics
+from bot.obs.metrics import Metrics, serve_metrics
 from bot.obs.scheduler import Jobs
 from bot.pipeline import Route, SignalPipeline
 from bot.policy import PolicyError, RiskGate, load_policy
 from bot.policy.limits import symbol_limits
-from bot.settings import ConfigError, Settings
+from bot.settings import ConfigError, Settings, host_port_of
 from bot.sim import SimConfig, SimServer
 from bot.sim.feed import FeedConfig, FeedServer
 from bot.store import Store
@@ -58,6 +58,8 @@ class Daemon:
         self._tasks: list[asyncio.Task[Any]] = []
         self._stop = asyncio.Event()
         self.api_runner: Any = None
+        self.metrics_runner: Any = None
+        self.metrics_port: int | None = None
         self.api_options: Any = None      # bot.api.ApiOptions tunables (tests, embedding); None = defaults
         self.api_url: str | None = None
         self.demo_key: str | None = None
@@ -252,6 +254,9 @@ class Daemon:
     async def _api(self) -> None:
         from bot.api import start_api
         self.api_runner, self.api_url = await start_api(self)
+        if self.settings.api.metrics_listen:
+            host, port = host_port_of(self.settings.api.metrics_listen)
+            self.metrics_runner, self.metrics_port = await serve_metrics(self.metrics, host, port)
 
     def _jobs(self) -> None:
         self.jobs = Jobs(self.metrics, log)
@@ -395,8 +400,9 @@ class Daemon:
                 await route.runner.on_stop()
             except Exception as exc:
                 log.warning("strategy %s on_stop: %s", route.name, exc)
-        if self.api_runner is not None:
-            await self.api_runner.cleanup()
+        for runner in (self.api_runner, self.metrics_runner):
+            if runner is not None:
+                await runner.cleanup()
         if hasattr(self, "market"):
             await self.market.stop()
         for venue in self.venues.values():

@@ -67,11 +67,16 @@ class ApiSettings(_Strict):
     listen: str = "127.0.0.1:8080"
     ack_timeout: float = Field(default=2.0, gt=0, description="seconds POST /v1/orders waits for the venue")
     demo_key: bool = Field(default=False, description="create and print a demo API key at start-up")
+    metrics_listen: str | None = Field(default=None, description="also serve /metrics alone on this address")
 
     @property
     def host_port(self) -> tuple[str, int]:
-        host, _, port = self.listen.rpartition(":")
-        return host or "127.0.0.1", int(port)
+        return host_port_of(self.listen)
+
+
+def host_port_of(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    return host or "127.0.0.1", int(port)
 
 
 class AccountSettings(_Strict):

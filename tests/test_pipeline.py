@@ -7,6 +7,7 @@ import json
 from decimal import Decimal
 from datetime import datetime, timezone
 
+import aiohttp
 import pytest
 
 from bot.daemon import Daemon
@@ -120,3 +121,22 @@ async def test_saved_reservations_of_finished_orders_do_not_survive_a_restart(tm
     finally:
         await second.stop()
         await sim.stop()
+
+
+async def test_metrics_on_a_separate_port(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    daemon = Daemon(settings_for(tmp_path, api={"listen": "127.0.0.1:0", "metrics_listen": f"127.0.0.1:{port}"}))
+    await daemon.start()
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/metrics") as response:
+                assert response.status == 200
+                assert "tradewire_signals_total" in await response.text()
+            async with http.get(f"http://127.0.0.1:{port}/v1/orders") as response:
+                assert response.status == 404      # that port serves metrics only
+    finally:
+        await daemon.stop()

@@ -36,6 +36,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import Decimal
 
+from aiohttp import web
 from prometheus_client import (
     CONTENT_TYPE_PLAIN_0_0_4,
     CollectorRegistry,
@@ -190,3 +191,18 @@ class Metrics:
 
 def _norm(state: str) -> str:
     return state.lower().replace("-", "_")
+
+
+async def serve_metrics(metrics: Metrics, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """``GET /metrics`` alone on its own address (a scrape port apart from the API); returns the bound port."""
+
+    async def handler(request: web.Request) -> web.Response:
+        return web.Response(body=metrics.render(), headers={"Content-Type": metrics.content_type})
+
+    app = web.Application()
+    app.router.add_get("/metrics", handler)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    await site.start()
+    return runner, site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
