@@ -216,9 +216,3 @@ class Execution:
                                                     "reason": "halt", "order_id": order.id,
                                                     "quantity": str(quantity), "status": order.status.value})
         return closing
-
-    def status_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for order in self.ledger.live.values():
-            counts[order.status.value] = counts.get(order.status.value, 0) + 1
-        return counts

@@ -221,9 +221,6 @@ class Store:
         row = self.conn.execute(f"SELECT {column} FROM orders WHERE id = ?", (order_id,)).fetchone()
         return row[0] if row else None
 
-    def count_orders(self) -> int:
-        return self.conn.execute("SELECT count(*) FROM orders").fetchone()[0]
-
     # -- fills and positions ------------------------------------------------------------------------
 
     def insert_fill(self, fill: Fill) -> bool:

@@ -115,10 +115,6 @@ class CcxtVenue:
         limits = self.exchange.markets[symbol].get("limits", {})
         return _dec((limits.get("amount") or {}).get("min")) or Decimal(0)
 
-    def min_notional(self, symbol: str) -> Decimal:
-        limits = self.exchange.markets[symbol].get("limits", {})
-        return _dec((limits.get("cost") or {}).get("min")) or Decimal(0)
-
     # -- orders -------------------------------------------------------------------------------------
 
     async def _call(self, method: str, *args: Any, submit: bool = False, **kwargs: Any) -> Any:
