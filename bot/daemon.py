@@ -34,7 +34,7 @@ from bot.settings import ConfigError, Settings, host_port_of
 from bot.sim import SimConfig, SimServer
 from bot.sim.feed import FeedConfig, FeedServer
 from bot.store import Store
-from bot.strategy import StrategyLoadError, StrategyRunner, load_strategy
+from bot.strategy import StrategyError, StrategyLoadError, StrategyRunner, load_strategy
 from bot.venues.ccxt_venue import CcxtVenue
 from bot.venues.errors import VenueError
 
@@ -154,11 +154,22 @@ class Daemon:
                 self.gate.record_realized_pnl(order.account, realized)
                 if order.origin_kind == "signal" and position.quantity == 0:
                     self.gate.record_closed_trade(order.origin_source, position.realized_pnl)
+            if order.origin_kind == "signal":
+                for route in self.routes:       # the strategies trading this source hear of its fills
+                    if route.account == order.account and order.origin_source in route.sources:
+                        asyncio.get_running_loop().create_task(self._strategy_fill(route, fill))
 
         ledger.on_change.append(on_change)
         ledger.on_fill.append(on_fill)
         self.bus.subscribe(self._log_event)
         self.bus.subscribe(self._count_protection)
+
+    async def _strategy_fill(self, route: Route, fill) -> None:
+        try:
+            await route.runner.on_fill(fill, self.pipeline.context(route))
+        except StrategyError as exc:
+            self.gate.record_strategy_result(route.name, False)
+            log.error("strategy %s failed on a fill: %s", route.name, exc)
 
     def _count_protection(self, kind: str, payload: dict) -> None:
         """Unprotected positions and flattens, from protection's own events."""

@@ -140,3 +140,27 @@ async def test_metrics_on_a_separate_port(tmp_path):
                 assert response.status == 404      # that port serves metrics only
     finally:
         await daemon.stop()
+
+
+class Recorder:
+    fills: list = []
+
+    def on_signal(self, signal, ctx):
+        from strategies.follow import Follow
+        return Follow({"notional": "100"}).on_signal(signal, ctx)
+
+    def on_fill(self, fill, ctx):
+        Recorder.fills.append((fill.symbol, fill.quantity, ctx.name))
+
+
+async def test_strategy_hears_the_fills_of_its_orders(tmp_path):
+    Recorder.fills = []
+    d = Daemon(settings_for(tmp_path, strategies=[
+        {"name": "rec", "handler": "tests.test_pipeline:Recorder", "sources": ["hook"], "account": "main"}]))
+    await d.start()
+    try:
+        assert (await d.pipeline.submit_payload(signal("f-1"), "hook")).status == "ACCEPTED"
+        await settle(lambda: Recorder.fills)
+        assert Recorder.fills[0][0] == "BTC/USDT" and Recorder.fills[0][2] == "rec"
+    finally:
+        await d.stop()
